@@ -1,0 +1,16 @@
+package io.nthlb.rules;
+
+/**
+ * {@code -m tcp} or {@code -m udp} with {@code --sport} and {@code --dport}; each side may be absent
+ * ({@link PortRange#ALL}) or negated.
+ *
+ * @param protocol {@code "tcp"} or {@code "udp"}, the module name iptables prints
+ */
+public record PortMatch(String protocol, PortRange sourcePorts, boolean sourceInverted,
+                        PortRange destinationPorts, boolean destinationInverted) implements Match {
+
+    public boolean matches(int sourcePort, int destinationPort) {
+        return sourcePorts.contains(sourcePort) != sourceInverted
+                && destinationPorts.contains(destinationPort) != destinationInverted;
+    }
+}
