@@ -84,9 +84,7 @@ public record AdminAddress(InetSocketAddress socketAddress) {
 
     /** {@code HOST:PORT} as a URL authority ({@code http://} + this), IPv6 in brackets. */
     public String authority() {
-        InetAddress address = socketAddress.getAddress();
-        String host = address.getHostAddress();
-        return (host.contains(":") ? "[" + host + "]" : host) + ":" + socketAddress.getPort();
+        return HostPort.text(socketAddress);
     }
 
     @Override

@@ -72,12 +72,12 @@ public final class PrometheusMetrics {
 
     /** The instruments of one backend, created on first use and the same object ever after. */
     public Backend backend(InetSocketAddress backend) {
-        return backends.computeIfAbsent(backend, address -> new Backend(label(address)));
+        return backends.computeIfAbsent(backend, address -> new Backend(HostPort.text(address)));
     }
 
     /** The instruments of one listener, created on first use and the same object ever after. */
     public Listener listener(InetSocketAddress listener) {
-        return listeners.computeIfAbsent(listener, address -> new Listener(label(address)));
+        return listeners.computeIfAbsent(listener, address -> new Listener(HostPort.text(address)));
     }
 
     /** Exposes {@code nthlb_listeners}, read from {@code openListeners} at each scrape. */
@@ -95,12 +95,6 @@ public final class PrometheusMetrics {
 
     private static String resultLabel(ReloadOutcome.Status status) {
         return status.name().toLowerCase(java.util.Locale.ROOT);
-    }
-
-    /** {@code 172.16.1.201:80}: the address as the rules write it, never a host name. */
-    static String label(InetSocketAddress address) {
-        String host = address.getAddress() != null ? address.getAddress().getHostAddress() : address.getHostString();
-        return (host.contains(":") ? "[" + host + "]" : host) + ":" + address.getPort();
     }
 
     private Counter counter(String name, String help, String... labelNames) {

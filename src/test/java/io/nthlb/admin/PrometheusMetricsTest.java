@@ -97,7 +97,7 @@ class PrometheusMetricsTest {
 
     @Test
     void anIpv6BackendIsLabelledInBrackets() {
-        assertThat(PrometheusMetrics.label(new InetSocketAddress("::1", 80))).isEqualTo("[0:0:0:0:0:0:0:1]:80");
+        assertThat(HostPort.text(new InetSocketAddress("::1", 80))).isEqualTo("[0:0:0:0:0:0:0:1]:80");
     }
 
     private PrometheusText scrape() throws IOException {
