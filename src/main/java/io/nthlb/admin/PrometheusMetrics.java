@@ -3,6 +3,7 @@ package io.nthlb.admin;
 import io.prometheus.metrics.core.datapoints.CounterDataPoint;
 import io.prometheus.metrics.core.datapoints.GaugeDataPoint;
 import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
@@ -85,6 +86,38 @@ public final class PrometheusMetrics {
         GaugeWithCallback.builder().name("nthlb_listeners")
                 .help("Listening sockets open now (one per address the rules send traffic to).")
                 .callback(callback -> callback.call(openListeners.getAsInt()))
+                .register(registry);
+    }
+
+    /**
+     * Exposes the table's own counters: {@code nthlb_rule_connections_total} and {@code nthlb_rule_bytes_total}
+     * by chain and rule number, {@code nthlb_chain_policy_connections_total} and {@code ..._bytes_total} by
+     * chain. They are read from {@code table} at each scrape, so they cost the data path nothing beyond
+     * the counters the table keeps anyway, and always agree with {@code list}.
+     */
+    public void watchTable(TableCounters table) {
+        CounterWithCallback.builder().name("nthlb_rule_connections_total")
+                .help("Connections that matched the rule (the pkts column of list).")
+                .labelNames("chain", "rule")
+                .callback(callback -> table.forEachRule((chain, number, packets, bytes) ->
+                        callback.call(packets, chain, Integer.toString(number))))
+                .register(registry);
+        CounterWithCallback.builder().name("nthlb_rule_bytes_total")
+                .help("Payload bytes relayed, both directions, on the connections the rule matched (the bytes"
+                        + " column of list).")
+                .labelNames("chain", "rule")
+                .callback(callback -> table.forEachRule((chain, number, packets, bytes) ->
+                        callback.call(bytes, chain, Integer.toString(number))))
+                .register(registry);
+        CounterWithCallback.builder().name("nthlb_chain_policy_connections_total")
+                .help("Connections that fell off the end of the built-in chain (its policy's packets).")
+                .labelNames("chain")
+                .callback(callback -> table.forEachPolicy((chain, packets, bytes) -> callback.call(packets, chain)))
+                .register(registry);
+        CounterWithCallback.builder().name("nthlb_chain_policy_bytes_total")
+                .help("Payload bytes relayed on the connections that fell off the end of the built-in chain.")
+                .labelNames("chain")
+                .callback(callback -> table.forEachPolicy((chain, packets, bytes) -> callback.call(bytes, chain)))
                 .register(registry);
     }
 

@@ -77,6 +77,41 @@ class PrometheusMetricsTest {
     }
 
     @Test
+    void ruleAndPolicyCountersAreReadFromTheTableAtEachScrape() throws IOException {
+        long[] rule1 = {5, 1_000_000};
+        metrics.watchTable(new TableCounters() {
+            @Override
+            public void forEachRule(RuleVisitor visitor) {
+                visitor.rule("PREROUTING", 1, rule1[0], rule1[1]);
+                visitor.rule("PREROUTING", 2, 5, 640);
+                visitor.rule("KUBE-SVC-X", 1, 0, 0);
+            }
+
+            @Override
+            public void forEachPolicy(PolicyVisitor visitor) {
+                visitor.policy("PREROUTING", 3, 0);
+                visitor.policy("OUTPUT", 0, 0);
+            }
+        });
+
+        PrometheusText first = scrape();
+        rule1[0] = 6;
+        rule1[1] = 1_000_100;
+        PrometheusText second = scrape();
+
+        assertThat(first.sample("nthlb_rule_connections_total{chain=\"PREROUTING\",rule=\"1\"}")).isEqualTo(5.0);
+        assertThat(first.sample("nthlb_rule_bytes_total{chain=\"PREROUTING\",rule=\"1\"}")).isEqualTo(1e6);
+        assertThat(first.sample("nthlb_rule_connections_total{chain=\"PREROUTING\",rule=\"2\"}")).isEqualTo(5.0);
+        assertThat(first.sample("nthlb_rule_bytes_total{chain=\"PREROUTING\",rule=\"2\"}")).isEqualTo(640.0);
+        assertThat(first.sample("nthlb_rule_connections_total{chain=\"KUBE-SVC-X\",rule=\"1\"}")).isEqualTo(0.0);
+        assertThat(first.sample("nthlb_chain_policy_connections_total{chain=\"PREROUTING\"}")).isEqualTo(3.0);
+        assertThat(first.sample("nthlb_chain_policy_bytes_total{chain=\"OUTPUT\"}")).isEqualTo(0.0);
+        assertThat(first.types).containsEntry("nthlb_rule_bytes_total", "counter");
+        assertThat(second.sample("nthlb_rule_connections_total{chain=\"PREROUTING\",rule=\"1\"}")).isEqualTo(6.0);
+        assertThat(second.sample("nthlb_rule_bytes_total{chain=\"PREROUTING\",rule=\"1\"}")).isEqualTo(1_000_100.0);
+    }
+
+    @Test
     void reloadsAreCountedByResultFromZero() throws IOException {
         metrics.reloaded(ReloadOutcome.Status.REJECTED);
 
