@@ -81,11 +81,18 @@ public final class PrometheusMetrics {
         return listeners.computeIfAbsent(listener, address -> new Listener(HostPort.text(address)));
     }
 
-    /** Exposes {@code nthlb_listeners}, read from {@code openListeners} at each scrape. */
-    public void watchListeners(IntSupplier openListeners) {
+    /**
+     * Exposes {@code nthlb_listeners} and {@code nthlb_downstream_cx_active}, read from the data plane at each
+     * scrape.
+     */
+    public void watchDataPlane(IntSupplier listenAddresses, IntSupplier openConnections) {
         GaugeWithCallback.builder().name("nthlb_listeners")
-                .help("Listening sockets open now (one per address the rules send traffic to).")
-                .callback(callback -> callback.call(openListeners.getAsInt()))
+                .help("Addresses listened on now (one per address and port the rules send traffic to).")
+                .callback(callback -> callback.call(listenAddresses.getAsInt()))
+                .register(registry);
+        GaugeWithCallback.builder().name("nthlb_downstream_cx_active")
+                .help("Client connections open now.")
+                .callback(callback -> callback.call(openConnections.getAsInt()))
                 .register(registry);
     }
 

@@ -61,12 +61,12 @@ class PrometheusMetricsTest {
     }
 
     @Test
-    void listenerCountersAndTheListenerGaugeAreExposed() throws IOException {
+    void listenerCountersAndTheDataPlaneGaugesAreExposed() throws IOException {
         PrometheusMetrics.Listener l = metrics.listener(new InetSocketAddress("127.0.0.1", 8080));
         l.accepted();
         l.accepted();
         l.acceptError();
-        metrics.watchListeners(() -> 3);
+        metrics.watchDataPlane(() -> 3, () -> 7);
 
         PrometheusText text = scrape();
 
@@ -74,6 +74,7 @@ class PrometheusMetricsTest {
         assertThat(text.sample("nthlb_downstream_cx_accept_errors_total{listener=\"127.0.0.1:8080\"}"))
                 .isEqualTo(1.0);
         assertThat(text.sample("nthlb_listeners")).isEqualTo(3.0);
+        assertThat(text.sample("nthlb_downstream_cx_active")).isEqualTo(7.0);
     }
 
     @Test
