@@ -71,9 +71,13 @@ public final class Decision {
         }
     }
 
+    /** {@code PREROUTING:1 -> 172.16.1.201:80}, {@code PREROUTING:3 ACCEPT} or {@code PREROUTING policy ACCEPT}. */
     @Override
     public String toString() {
-        return label + (destination == null ? " " + policy
-                : " -> " + destination.getAddress().getHostAddress() + ":" + destination.getPort());
+        if (destination != null) {
+            return label + " -> " + destination.getAddress().getHostAddress() + ":" + destination.getPort();
+        }
+        // A policy's label already names the verdict.
+        return rule == null ? label : label + " " + policy;
     }
 }

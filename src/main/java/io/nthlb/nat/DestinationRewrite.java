@@ -19,11 +19,13 @@ import java.net.UnknownHostException;
  * address, the userspace counterpart of the kernel's "primary address of the incoming interface".
  *
  * <p>Port: with no port given, the asked-for port is kept. With a range, {@code get_unique_tuple} keeps the
- * asked-for port when it lies in the range (unless {@code --random}); otherwise
- * {@code nf_nat_l4proto_unique_tuple} takes {@code min + get_random_u16() % size}. The kernel then steps
- * past ports whose tuple is already in use by another conntrack entry; nthlb has no conntrack table and
- * skips that step, which changes nothing unless the same client address and port already hold a connection
- * to that backend.
+ * asked-for port when it lies in the range; otherwise {@code nf_nat_l4proto_unique_tuple} starts from offset
+ * 0 for a destination rewrite, so the first port of the range is used. With {@code --random} both steps use
+ * {@code min + get_random_u16() % size} instead. (Kernel 6.18 observed in a network namespace: in-range
+ * ports kept, out-of-range ports always the first, {@code --random} spread; some older kernels drew a random
+ * offset even without {@code --random}.) The kernel then steps past ports whose tuple is already in use by
+ * another conntrack entry; nthlb has no conntrack table and skips that step, which changes nothing unless
+ * the same client address and port already hold a connection to that backend.
  */
 final class DestinationRewrite {
 
@@ -80,8 +82,8 @@ final class DestinationRewrite {
         if (firstPort < 0) {
             return askedPort;
         }
-        if (!random && askedPort >= firstPort && askedPort <= lastPort) {
-            return askedPort;
+        if (!random) {
+            return askedPort >= firstPort && askedPort <= lastPort ? askedPort : firstPort;
         }
         int size = lastPort - firstPort + 1;
         return firstPort + (randomSource.nextInt() & 0xFFFF) % size;
