@@ -1,10 +1,15 @@
 package io.nthlb.nat;
 
+import io.nthlb.rules.AddressMatch;
+import io.nthlb.rules.MarkMatch;
 import io.nthlb.rules.Match;
 import io.nthlb.rules.MultiportMatch;
+import io.nthlb.rules.NthMatch;
 import io.nthlb.rules.PortMatch;
 import io.nthlb.rules.PortRange;
+import io.nthlb.rules.RandomMatch;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -22,21 +27,40 @@ import java.util.TreeSet;
  * Rules that cannot be filed (a network, a negation, a port range) are candidates for every connection.
  * Rules that can never match a TCP connection before a side effect (a {@code -p udp}, a mark test that fails
  * on mark 0) are left out entirely.
+ *
+ * <p>A candidate list is an {@code int[]} whose rule positions start at {@link #FIRST} (the slots before
+ * hold the key it was filed under).
  */
 final class CandidateIndex {
+
+    /** Where rule positions start in a candidate list. */
+    static final int FIRST = 2;
 
     /** Ports lists longer than this are not filed port by port; the rule is then unkeyed on the port. */
     private static final int MAX_KEYED_PORTS = 64;
 
-    /** Rules filed under both a host and a port, merged with the ones below: key {@code ip << 32 | port}. */
+    /** Shared lists {@code 0, 1, ... n-1} for small unindexed chains, so that thousands of them share a cache line. */
+    private static final int[][] ALL_RULES = new int[64][];
+
+    static {
+        for (int n = 0; n < ALL_RULES.length; n++) {
+            ALL_RULES[n] = list(0, 0, identity(n));
+        }
+    }
+
+    private static final CandidateMap NONE = CandidateMap.of(new int[0][]);
+
+    /** Rules filed under both a host and a port, merged with the ones below: key {@code (ip, port)}. */
     private final CandidateMap byAddressAndPort;
-    /** Rules filed under a host only, merged with {@link #unkeyed}: key {@code ip}. */
+    /** Rules filed under a host only, merged with {@link #unkeyed}: key {@code (ip, 0)}. */
     private final CandidateMap byAddress;
-    /** Rules filed under a port only, merged with {@link #unkeyed}: key {@code port}. */
+    /** Rules filed under a port only, merged with {@link #unkeyed}: key {@code (0, port)}. */
     private final CandidateMap byPort;
     /** Rules filed under a port only, not merged: for the rare host-only plus port-only mix. */
     private final CandidateMap portOnly;
     private final int[] unkeyed;
+    /** No rule is filed under a key: every connection gets {@link #unkeyed} without a lookup. */
+    private final boolean unkeyedOnly;
 
     private CandidateIndex(CandidateMap byAddressAndPort, CandidateMap byAddress, CandidateMap byPort,
                            CandidateMap portOnly, int[] unkeyed) {
@@ -45,26 +69,42 @@ final class CandidateIndex {
         this.byPort = byPort;
         this.portOnly = portOnly;
         this.unkeyed = unkeyed;
+        this.unkeyedOnly = byAddressAndPort.isEmpty() && byAddress.isEmpty() && byPort.isEmpty();
     }
 
-    /** The candidate rules, by 0-based position, for a connection to {@code localIp:localPort}. */
+    boolean unkeyedOnly() {
+        return unkeyedOnly;
+    }
+
+    /** The candidate rules for a connection to {@code localIp:localPort}: positions from {@link #FIRST} on. */
     int[] candidates(int localIp, int localPort) {
-        int[] exact = byAddressAndPort.get(((long) localIp << 32) | localPort);
+        if (unkeyedOnly) {
+            return unkeyed;
+        }
+        int[] exact = byAddressAndPort.get(localIp, localPort);
         if (exact != null) {
             return exact;
         }
-        int[] host = byAddress.get(localIp & 0xFFFFFFFFL);
+        int[] host = byAddress.get(localIp, 0);
         if (host != null) {
-            int[] port = portOnly.get(localPort);
+            int[] port = portOnly.get(0, localPort);
             // A host-only rule and a port-only rule that both apply without a host+port rule: rare enough
             // (no generated table does it) to merge on the spot rather than precompute every pair.
-            return port == null ? host : merge(host, port);
+            return port == null ? host : list(0, 0, merge(positions(host), positions(port)));
         }
-        int[] port = byPort.get(localPort);
+        int[] port = byPort.get(0, localPort);
         return port != null ? port : unkeyed;
     }
 
     static CandidateIndex of(CompiledRule[] rules) {
+        boolean plain = rules.length < ALL_RULES.length;
+        for (int i = 0; plain && i < rules.length; i++) {
+            plain = rules[i].canMatch && !mayBeKeyed(rules[i]);
+        }
+        if (plain) {
+            // The common small chain (KUBE-SVC-*, KUBE-SEP-*): every rule is a candidate for everyone.
+            return new CandidateIndex(NONE, NONE, NONE, NONE, ALL_RULES[rules.length]);
+        }
         Map<Long, List<Integer>> hostAndPort = new HashMap<>();
         Map<Integer, List<Integer>> hostOnly = new HashMap<>();
         Map<Integer, List<Integer>> portOnlyLists = new HashMap<>();
@@ -76,55 +116,66 @@ final class CandidateIndex {
             }
             if (key.host && key.ports != null) {
                 for (int port : key.ports) {
-                    hostAndPort.computeIfAbsent(((long) key.address << 32) | port, k -> new ArrayList<>())
+                    hostAndPort.computeIfAbsent(((long) key.address << 32) | port, k -> new ArrayList<>(1))
                             .add(rule.index);
                 }
             } else if (key.host) {
-                hostOnly.computeIfAbsent(key.address, k -> new ArrayList<>()).add(rule.index);
+                hostOnly.computeIfAbsent(key.address, k -> new ArrayList<>(1)).add(rule.index);
             } else if (key.ports != null) {
                 for (int port : key.ports) {
-                    portOnlyLists.computeIfAbsent(port, k -> new ArrayList<>()).add(rule.index);
+                    portOnlyLists.computeIfAbsent(port, k -> new ArrayList<>(1)).add(rule.index);
                 }
             } else {
                 unkeyedList.add(rule.index);
             }
         }
-        int[] unkeyed = toArray(unkeyedList);
+        int[] unkeyedPositions = toArray(unkeyedList);
+        int[] unkeyed = unkeyedPositions.length < ALL_RULES.length
+                && Arrays.equals(unkeyedPositions, identity(unkeyedPositions.length))
+                ? ALL_RULES[unkeyedPositions.length] : list(0, 0, unkeyedPositions);
+        if (hostAndPort.isEmpty() && hostOnly.isEmpty() && portOnlyLists.isEmpty()) {
+            return new CandidateIndex(NONE, NONE, NONE, NONE, unkeyed);
+        }
 
-        long[] exactKeys = new long[hostAndPort.size()];
-        int[][] exactValues = new int[exactKeys.length][];
-        int i = 0;
+        List<int[]> exact = new ArrayList<>(hostAndPort.size());
         for (Map.Entry<Long, List<Integer>> e : hostAndPort.entrySet()) {
             long key = e.getKey();
             int address = (int) (key >>> 32);
             int port = (int) key;
-            exactKeys[i] = key;
-            exactValues[i] = merge(merge(toArray(e.getValue()), toArray(hostOnly.get(address))),
-                    merge(toArray(portOnlyLists.get(port)), unkeyed));
-            i++;
+            exact.add(list(address, port, merge(merge(toArray(e.getValue()), toArray(hostOnly.get(address))),
+                    merge(toArray(portOnlyLists.get(port)), unkeyedPositions))));
         }
-
-        long[] hostKeys = new long[hostOnly.size()];
-        int[][] hostValues = new int[hostKeys.length][];
-        i = 0;
+        List<int[]> hosts = new ArrayList<>(hostOnly.size());
         for (Map.Entry<Integer, List<Integer>> e : hostOnly.entrySet()) {
-            hostKeys[i] = e.getKey() & 0xFFFFFFFFL;
-            hostValues[i] = merge(toArray(e.getValue()), unkeyed);
-            i++;
+            hosts.add(list(e.getKey(), 0, merge(toArray(e.getValue()), unkeyedPositions)));
         }
-
-        long[] portKeys = new long[portOnlyLists.size()];
-        int[][] portValues = new int[portKeys.length][];
-        int[][] portOnlyValues = new int[portKeys.length][];
-        i = 0;
+        List<int[]> ports = new ArrayList<>(portOnlyLists.size());
+        List<int[]> portsAlone = new ArrayList<>(portOnlyLists.size());
         for (Map.Entry<Integer, List<Integer>> e : portOnlyLists.entrySet()) {
-            portKeys[i] = e.getKey();
-            portOnlyValues[i] = toArray(e.getValue());
-            portValues[i] = merge(portOnlyValues[i], unkeyed);
-            i++;
+            ports.add(list(0, e.getKey(), merge(toArray(e.getValue()), unkeyedPositions)));
+            portsAlone.add(list(0, e.getKey(), toArray(e.getValue())));
         }
-        return new CandidateIndex(CandidateMap.of(exactKeys, exactValues), CandidateMap.of(hostKeys, hostValues),
-                CandidateMap.of(portKeys, portValues), CandidateMap.of(portKeys, portOnlyValues), unkeyed);
+        return new CandidateIndex(CandidateMap.of(exact.toArray(new int[0][])),
+                CandidateMap.of(hosts.toArray(new int[0][])), CandidateMap.of(ports.toArray(new int[0][])),
+                CandidateMap.of(portsAlone.toArray(new int[0][])), unkeyed);
+    }
+
+    /** A cheap first look: whether {@link Key#of} might file the rule under a host or a port. */
+    private static boolean mayBeKeyed(CompiledRule rule) {
+        AddressMatch destination = rule.rule.destination();
+        if (destination != null && destination.network().isHost() && !destination.inverted()) {
+            return true;
+        }
+        for (Match match : rule.rule.matches()) {
+            if (match instanceof NthMatch || match instanceof RandomMatch) {
+                return false;
+            }
+            if (match instanceof MarkMatch || match instanceof MultiportMatch
+                    || match instanceof PortMatch m && !PortRange.ALL.equals(m.destinationPorts())) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** What a rule can be filed under, or {@code null} when it can never match a TCP connection. */
@@ -135,26 +186,24 @@ final class CandidateIndex {
         int[] ports;
 
         static Key of(CompiledRule rule) {
-            if (!rule.admitsTcp) {
+            if (!rule.canMatch) {
                 return null;
             }
             Key key = new Key();
-            var destination = rule.rule.destination();
+            AddressMatch destination = rule.rule.destination();
             if (destination != null && destination.network().isHost() && !destination.inverted()) {
                 key.host = true;
                 key.address = destination.network().address();
             }
             TreeSet<Integer> ports = null;
-            List<Match> matches = rule.rule.matches();
-            for (int i = 0; i < matches.size(); i++) {
-                MatchStep step = rule.steps[i];
-                if (step.hasSideEffect()) {
+            for (Match match : rule.rule.matches()) {
+                if (match instanceof NthMatch || match instanceof RandomMatch) {
                     break;
                 }
-                if (step == MatchStep.Constant.FALSE) {
+                if (match instanceof MarkMatch mark && !mark.matches(0)) {
                     return null;
                 }
-                TreeSet<Integer> these = destinationPorts(matches.get(i));
+                TreeSet<Integer> these = destinationPorts(match);
                 if (these != null) {
                     if (ports == null) {
                         ports = these;
@@ -167,7 +216,11 @@ final class CandidateIndex {
                 }
             }
             if (ports != null) {
-                key.ports = ports.stream().mapToInt(Integer::intValue).toArray();
+                key.ports = new int[ports.size()];
+                int i = 0;
+                for (int port : ports) {
+                    key.ports[i++] = port;
+                }
             }
             return key;
         }
@@ -197,6 +250,27 @@ final class CandidateIndex {
             }
             return ports;
         }
+    }
+
+    private static int[] identity(int n) {
+        int[] a = new int[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = i;
+        }
+        return a;
+    }
+
+    /** A candidate list: the key, then the positions. */
+    private static int[] list(int high, int low, int[] positions) {
+        int[] out = new int[FIRST + positions.length];
+        out[CandidateMap.KEY_HIGH] = high;
+        out[CandidateMap.KEY_LOW] = low;
+        System.arraycopy(positions, 0, out, FIRST, positions.length);
+        return out;
+    }
+
+    private static int[] positions(int[] list) {
+        return Arrays.copyOfRange(list, FIRST, list.length);
     }
 
     private static int[] toArray(List<Integer> list) {
@@ -238,6 +312,6 @@ final class CandidateIndex {
         while (j < b.length) {
             out[n++] = b[j++];
         }
-        return n == out.length ? out : java.util.Arrays.copyOf(out, n);
+        return n == out.length ? out : Arrays.copyOf(out, n);
     }
 }

@@ -65,6 +65,11 @@ final class DestinationRewrite {
         return new DestinationRewrite(true, 0, 0, target.ports(), target.random(), false);
     }
 
+    /** The answer when it is always the same (one address, one port), or {@code null}. */
+    InetSocketAddress fixed() {
+        return fixed;
+    }
+
     /** The new destination of a connection from {@code clientIp} to {@code localIp:localPort}. */
     InetSocketAddress rewrite(int clientIp, int localIp, int localPort, RandomSource randomSource) {
         if (fixed != null) {

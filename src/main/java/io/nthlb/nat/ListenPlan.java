@@ -15,6 +15,7 @@ import io.nthlb.rules.Rule;
 import io.nthlb.rules.RuleError;
 import io.nthlb.rules.Ruleset;
 import io.nthlb.rules.Target;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
@@ -70,7 +71,7 @@ public final class ListenPlan {
         Walk walk = new Walk(chains);
         Chain prerouting = chains.get(NatTable.DECIDING_CHAIN);
         if (prerouting != null) {
-            walk.chain(prerouting, new ArrayList<>(), null, new ArrayList<>(), new HashSet<>());
+            walk.chain(prerouting, null);
         }
         Set<Integer> wildcardPorts = new HashSet<>();
         for (ListenAddress a : walk.found) {
@@ -87,25 +88,27 @@ public final class ListenPlan {
         return new ListenPlan(new ArrayList<>(kept), new ArrayList<>(walk.errors));
     }
 
-    /** The depth-first walk over the rule paths. */
+    /** The depth-first walk over the rule paths; the path's constraints are stacks, pushed and popped per rule. */
     private static final class Walk {
         final Map<String, Chain> chains;
         final Set<ListenAddress> found = new HashSet<>();
         final Set<RuleError> errors = new LinkedHashSet<>();
+        /** The {@code -d} options on the path. */
+        final ArrayDeque<AddressMatch> addresses = new ArrayDeque<>();
+        /** The rules on the path, as chain and 0-based index, for error messages. */
+        final ArrayDeque<Chain> pathChains = new ArrayDeque<>();
+        final ArrayDeque<Integer> pathRules = new ArrayDeque<>();
+        final Set<String> onPath = new HashSet<>();
 
         Walk(Map<String, Chain> chains) {
             this.chains = chains;
         }
 
         /**
-         * @param addresses the {@code -d} options on the path so far
-         * @param ports     the destination ports the path allows, as disjoint sorted ranges, or {@code null}
-         *                  for any port
-         * @param path      the rule labels on the path so far
-         * @param onPath    the chains on the path, so that a looping table cannot recurse forever
+         * @param ports the destination ports the path allows, as disjoint sorted ranges, or {@code null} for any
          */
-        void chain(Chain chain, List<AddressMatch> addresses, List<PortRange> ports, List<String> path,
-                   Set<String> onPath) {
+        void chain(Chain chain, List<PortRange> ports) {
+            // The set of chains on the path keeps a looping table from recursing forever.
             if (!onPath.add(chain.name())) {
                 return;
             }
@@ -117,10 +120,6 @@ public final class ListenPlan {
                 if (!(rewrites || target instanceof JumpTarget) || !canMatchTcp(rule)) {
                     continue;
                 }
-                List<AddressMatch> ruleAddresses = new ArrayList<>(addresses);
-                if (rule.destination() != null && !rule.destination().isAny()) {
-                    ruleAddresses.add(rule.destination());
-                }
                 List<PortRange> rulePorts = ports;
                 for (Match match : rule.matches()) {
                     List<PortRange> required = destinationPorts(match);
@@ -131,21 +130,39 @@ public final class ListenPlan {
                 if (rulePorts != null && rulePorts.isEmpty()) {
                     continue;
                 }
-                List<String> rulePath = new ArrayList<>(path);
-                rulePath.add(chain.name() + ":" + (i + 1));
+                boolean addsAddress = rule.destination() != null && !rule.destination().isAny();
+                if (addsAddress) {
+                    addresses.push(rule.destination());
+                }
+                pathChains.addLast(chain);
+                pathRules.addLast(i);
                 if (rewrites) {
-                    listen(rule, ruleAddresses, rulePorts, rulePath);
+                    listen(rule, rulePorts);
                 } else {
                     Chain to = chains.get(((JumpTarget) target).chain());
                     if (to != null) {
-                        chain(to, ruleAddresses, rulePorts, rulePath, onPath);
+                        chain(to, rulePorts);
                     }
+                }
+                pathChains.removeLast();
+                pathRules.removeLast();
+                if (addsAddress) {
+                    addresses.pop();
                 }
             }
             onPath.remove(chain.name());
         }
 
-        private void listen(Rule rule, List<AddressMatch> addresses, List<PortRange> ports, List<String> path) {
+        private String path() {
+            List<String> labels = new ArrayList<>();
+            var rules = pathRules.iterator();
+            for (Chain c : pathChains) {
+                labels.add(c.name() + ":" + (rules.next() + 1));
+            }
+            return String.join(" -> ", labels);
+        }
+
+        private void listen(Rule rule, List<PortRange> ports) {
             Integer host = null;
             for (AddressMatch a : addresses) {
                 if (a.network().isHost() && !a.inverted()) {
@@ -160,9 +177,8 @@ public final class ListenPlan {
                     }
                 }
             }
-            String where = String.join(" -> ", path);
             if (ports == null) {
-                errors.add(new RuleError(rule.origin(), where + ": " + targetName(rule)
+                errors.add(new RuleError(rule.origin(), path() + ": " + targetName(rule)
                         + " of any destination port cannot be served by a userspace listener"
                         + " (expected: --dport or -m multiport --dports)"));
                 return;
@@ -172,7 +188,7 @@ public final class ListenPlan {
                 count += r.last() - r.first() + 1;
             }
             if (count > MAX_PORTS_PER_PATH) {
-                errors.add(new RuleError(rule.origin(), where + ": " + targetName(rule) + " of " + count
+                errors.add(new RuleError(rule.origin(), path() + ": " + targetName(rule) + " of " + count
                         + " destination ports would need a listener each (expected: at most "
                         + MAX_PORTS_PER_PATH + ")"));
                 return;

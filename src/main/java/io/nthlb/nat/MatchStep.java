@@ -108,8 +108,8 @@ abstract sealed class MatchStep {
 
     /** {@code -m statistic --mode random}: {@code (random_u32 & 0x7FFFFFFF) < threshold}. */
     static final class RandomDraw extends MatchStep {
-        private final long threshold;
-        private final boolean inverted;
+        final long threshold;
+        final boolean inverted;
 
         RandomDraw(RandomMatch match) {
             this.threshold = match.threshold();

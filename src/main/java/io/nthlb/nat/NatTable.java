@@ -11,8 +11,10 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The nat table at run time: compiled once from a {@link Ruleset}, it decides where each new connection
@@ -65,16 +67,18 @@ public final class NatTable {
      * @throws IllegalArgumentException when a rule jumps to a chain that does not exist or chains loop
      */
     public static NatTable compile(Ruleset rules, NatTable previous, RandomSource random) {
+        ChainCompiler compiler = new ChainCompiler(rules.byName(), previous);
+        // PREROUTING first, so that everything a walk reaches is allocated in the order it is reached.
+        compiler.compile(DECIDING_CHAIN);
         Map<String, CompiledChain> chains = new LinkedHashMap<>();
         for (Chain chain : rules.chains()) {
-            CompiledChain before = previous == null ? null : previous.chains.get(chain.name());
-            chains.put(chain.name(), compileChain(chain, before));
+            chains.put(chain.name(), compiler.compile(chain.name()));
         }
         CompiledChain prerouting = chains.get(DECIDING_CHAIN);
         if (prerouting == null) {
             // A file without PREROUTING rules still has the built-in chain, with its default policy.
             CompiledChain before = previous == null ? null : previous.chains.get(DECIDING_CHAIN);
-            prerouting = compileChain(new Chain(DECIDING_CHAIN, "ACCEPT", List.of()), before);
+            prerouting = compileChain(new Chain(DECIDING_CHAIN, "ACCEPT", List.of()), before, null);
         }
         for (CompiledChain chain : chains.values()) {
             for (CompiledRule rule : chain.rules) {
@@ -92,27 +96,65 @@ public final class NatTable {
         return new NatTable(rules, chains, prerouting, random);
     }
 
-    private static CompiledChain compileChain(Chain chain, CompiledChain before) {
+    /**
+     * Compiles chains depth first along the jumps: a rule that jumps to a chain not yet compiled has that
+     * chain compiled right after it. A service's KUBE-SERVICES rule, its KUBE-SVC chain and its KUBE-SEP
+     * chains are then allocated side by side, and a decision in a large table misses the cache less.
+     */
+    private static final class ChainCompiler {
+        private final Map<String, Chain> byName;
+        private final NatTable previous;
+        private final Map<String, CompiledChain> done = new HashMap<>();
+        private final Set<String> started = new HashSet<>();
+
+        ChainCompiler(Map<String, Chain> byName, NatTable previous) {
+            this.byName = byName;
+            this.previous = previous;
+        }
+
+        /** The compiled chain, or {@code null} when there is no such chain or it is being compiled. */
+        CompiledChain compile(String name) {
+            CompiledChain chain = done.get(name);
+            if (chain != null || !byName.containsKey(name) || !started.add(name)) {
+                return chain;
+            }
+            CompiledChain before = previous == null ? null : previous.chains.get(name);
+            chain = compileChain(byName.get(name), before, this);
+            done.put(name, chain);
+            return chain;
+        }
+    }
+
+    private static CompiledChain compileChain(Chain chain, CompiledChain before, ChainCompiler jumps) {
         // Equal rules are matched up in order: the k-th copy of a rule inherits from the k-th copy before.
         Map<Rule, ArrayDeque<CompiledRule>> unchanged = new HashMap<>();
         if (before != null) {
             for (CompiledRule old : before.rules) {
-                unchanged.computeIfAbsent(old.identity(), k -> new ArrayDeque<>()).add(old);
+                unchanged.computeIfAbsent(CompiledRule.withoutOrigin(old.rule), k -> new ArrayDeque<>()).add(old);
             }
-        }
-        List<Rule> rules = chain.rules();
-        CompiledRule[] compiled = new CompiledRule[rules.size()];
-        for (int i = 0; i < compiled.length; i++) {
-            Rule rule = rules.get(i);
-            ArrayDeque<CompiledRule> same = unchanged.get(CompiledRule.withoutOrigin(rule));
-            compiled[i] = new CompiledRule(rule, i, same == null ? null : same.poll());
         }
         RuleCounters policyCounters = null;
         if (chain.isBuiltIn()) {
             policyCounters = before != null && before.policyCounters != null
                     ? before.policyCounters : new RuleCounters();
         }
-        return new CompiledChain(chain, compiled, policyCounters);
+        List<Rule> rules = chain.rules();
+        CompiledRule[] compiled = new CompiledRule[rules.size()];
+        CompiledChain result = new CompiledChain(chain, compiled, policyCounters);
+        for (int i = 0; i < compiled.length; i++) {
+            Rule rule = rules.get(i);
+            CompiledRule previous = null;
+            if (!unchanged.isEmpty()) {
+                ArrayDeque<CompiledRule> same = unchanged.get(CompiledRule.withoutOrigin(rule));
+                previous = same == null ? null : same.poll();
+            }
+            compiled[i] = new CompiledRule(rule, i, previous);
+            if (jumps != null && compiled[i].jumpChain != null) {
+                jumps.compile(compiled[i].jumpChain);
+            }
+        }
+        result.index();
+        return result;
     }
 
     /** iptables refuses a table whose jumps loop; a looping table would never finish a walk here either. */
@@ -158,8 +200,8 @@ public final class NatTable {
         int depth = 0;
 
         CompiledChain chain = prerouting;
-        int[] candidates = chain.index.candidates(localIp, localPort);
-        int position = 0;
+        int[] candidates = chain.candidates(localIp, localPort);
+        int position = CandidateIndex.FIRST;
         while (true) {
             if (position == candidates.length) {
                 if (chain.isBuiltIn()) {
@@ -179,7 +221,7 @@ public final class NatTable {
             if (!rule.matches(clientIp, clientPort, localIp, localPort, random)) {
                 continue;
             }
-            rule.counters.addPacket();
+            rule.packets.increment();
             if (creditedCount == credited.length) {
                 credited = Arrays.copyOf(credited, creditedCount * 2);
             }
@@ -190,7 +232,7 @@ public final class NatTable {
                 case ACCEPT:
                     return new Decision(null, "ACCEPT", rule.label, rule.rule, credited, creditedCount);
                 case REWRITE:
-                    return new Decision(rule.rewrite.rewrite(clientIp, localIp, localPort, random), null,
+                    return new Decision(rule.rewrite(clientIp, localIp, localPort, random), null,
                             rule.label, rule.rule, credited, creditedCount);
                 case RETURN:
                     // RETURN from a built-in chain (or from a chain reached only by gotos) applies the policy.
@@ -217,13 +259,13 @@ public final class NatTable {
                     stackPosition[depth] = position;
                     depth++;
                     chain = rule.jumpTo;
-                    candidates = chain.index.candidates(localIp, localPort);
-                    position = 0;
+                    candidates = chain.candidates(localIp, localPort);
+                    position = CandidateIndex.FIRST;
                     break;
                 case GOTO:
                     chain = rule.jumpTo;
-                    candidates = chain.index.candidates(localIp, localPort);
-                    position = 0;
+                    candidates = chain.candidates(localIp, localPort);
+                    position = CandidateIndex.FIRST;
                     break;
                 default:
                     throw new AssertionError(rule.action);

@@ -13,7 +13,8 @@ import java.util.concurrent.atomic.LongAdder;
  */
 public final class RuleCounters {
 
-    private final LongAdder packets = new LongAdder();
+    /** Package-private so that a compiled rule can hold the adder it increments on the decision path. */
+    final LongAdder packets = new LongAdder();
     private final LongAdder bytes = new LongAdder();
 
     /** Connections that matched the rule (or fell off the chain, for a policy). */

@@ -323,4 +323,27 @@ class NatTableTest {
         assertThatThrownBy(() -> table.decide(new InetSocketAddress("::1", 1), new InetSocketAddress("::1", 80)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("expected: IPv4");
     }
+
+    @Test
+    void largeIndexedChainSendsEveryServiceToItsOwnBackendAsTheLinearWalkDoes() {
+        RulesetBuilder builder = table().append("PREROUTING", r -> r.jump("SERVICES"));
+        for (int i = 0; i < 2000; i++) {
+            int service = i;
+            builder.append("SERVICES", r -> r.dst("172.30." + (service / 250) + "." + (service % 250 + 1) + "/32")
+                    .dport(80 + service % 7).dnat("10.2." + (service / 250) + "." + (service % 250 + 1) + ":8080"));
+        }
+        builder.append("SERVICES", r -> r.dport(9999).dnat("10.3.0.1"));
+        Ruleset rules = builder.build();
+        NatTable table = NatTable.compile(rules);
+        LinearWalk reference = new LinearWalk(rules, RandomSource.seeded(1));
+        for (int i = 0; i < 2000; i++) {
+            int vip = ip("172.30." + (i / 250) + "." + (i % 250 + 1));
+            for (int port : new int[] {80 + i % 7, 81 + i % 7, 9999}) {
+                assertThat(table.decide(CLIENT, 40000, vip, port).toString())
+                        .isEqualTo(reference.decide(CLIENT, 40000, vip, port));
+            }
+        }
+        assertThat(table.decide(CLIENT, 40000, ip("172.30.0.1"), 80).toString())
+                .isEqualTo("SERVICES:1 -> 10.2.0.1:8080");
+    }
 }
