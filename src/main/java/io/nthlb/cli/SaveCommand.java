@@ -1,14 +1,31 @@
 package io.nthlb.cli;
 
+import io.nthlb.admin.AdminClientOptions;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
-/** {@code nthlb save}: not built yet; the issue that owns it replaces this class. */
-@Command(name = "save", mixinStandardHelpOptions = true, description = "(not built yet)")
+/** {@code nthlb save}: a running nthlb's table as {@code iptables-save} prints it, optionally with counters. */
+@Command(name = "save", mixinStandardHelpOptions = true,
+        description = "Print the running table as 'iptables-save -t nat' does.",
+        exitCodeListHeading = "%nExit status:%n",
+        exitCodeList = {"0:saved", "1:no admin endpoint to ask"})
 public final class SaveCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    AdminClientOptions admin;
+
+    @Option(names = {"-c", "--counters"}, description = "Include [pkts:bytes] for every chain and rule.")
+    boolean counters;
+
     @Override
     public Integer call() {
-        System.err.println("nthlb save: not built yet");
-        return 1;
+        return AdminCommands.print(spec, admin, client -> client.get(counters ? "/save?c" : "/save"));
     }
 }

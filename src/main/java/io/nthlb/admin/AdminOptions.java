@@ -1,0 +1,51 @@
+package io.nthlb.admin;
+
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.IOException;
+import picocli.CommandLine;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** The admin endpoint's options of {@code nthlb run}, as a picocli mixin: {@code --admin}, {@code --admin-allow-remote}. */
+public final class AdminOptions {
+
+    /** The value of {@code --admin} that turns the endpoint off. */
+    public static final String OFF = "off";
+
+    @Spec(Spec.Target.MIXEE)
+    CommandSpec mixee;
+
+    @Option(names = "--admin", paramLabel = "HOST:PORT|off", defaultValue = AdminAddress.DEFAULT,
+            description = "Where the admin endpoint (/rules, /save, /metrics, /healthz, /reload) listens,"
+                    + " or 'off'. Default: ${DEFAULT-VALUE}.")
+    String admin = AdminAddress.DEFAULT;
+
+    @Option(names = "--admin-allow-remote",
+            description = "Let --admin name a non-loopback address. The endpoint has no authentication.")
+    boolean allowRemote;
+
+    /**
+     * The address to listen on, or {@code null} for {@code --admin off}.
+     *
+     * @throws CommandLine.ParameterException for a malformed address, or a non-loopback one without
+     *                                        {@code --admin-allow-remote}; call it before opening anything else
+     */
+    public AdminAddress address() {
+        if (admin.equals(OFF)) {
+            return null;
+        }
+        try {
+            return AdminAddress.parse(admin).requireListenable(allowRemote);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(mixee.commandLine(), "--admin: " + e.getMessage());
+        }
+    }
+
+    /** Starts the endpoint, or returns {@code null} for {@code --admin off}. */
+    public AdminServer start(TableListing table, ReloadAction reload, PrometheusRegistry registry)
+            throws IOException {
+        AdminAddress address = address();
+        return address == null ? null : AdminServer.start(address, allowRemote, table, reload, registry);
+    }
+}

@@ -1,0 +1,195 @@
+package io.nthlb.admin;
+
+import io.prometheus.metrics.core.datapoints.CounterDataPoint;
+import io.prometheus.metrics.core.datapoints.GaugeDataPoint;
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.Gauge;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.net.InetSocketAddress;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.IntSupplier;
+
+/**
+ * The Prometheus registry of one running nthlb and the instruments the data path increments, named as
+ * Envoy's tcp_proxy names its own ({@code upstream} is the backend side, {@code downstream} the client side).
+ *
+ * <p>The data path never looks a label up per event: it asks once per connection for the {@link Backend}
+ * or {@link Listener} it deals with (one map lookup, resolved once per address for the life of the
+ * process), keeps it, and increments its pre-resolved children, which are {@code LongAdder}s.
+ */
+public final class PrometheusMetrics {
+
+    private final PrometheusRegistry registry = new PrometheusRegistry();
+
+    private final Counter upstreamCx = counter("nthlb_upstream_cx_total",
+            "Connections nthlb opened (or tried to open) to the backend.", "backend");
+    private final Gauge upstreamCxActive = Gauge.builder().name("nthlb_upstream_cx_active")
+            .help("Connections to the backend open now.").labelNames("backend").withoutExemplars()
+            .register(registry);
+    private final Counter upstreamConnectFail = counter("nthlb_upstream_cx_connect_fail_total",
+            "Connections to the backend that could not be established (refused, unreachable, timed out).",
+            "backend");
+    private final Counter upstreamReset = counter("nthlb_upstream_cx_reset_total",
+            "Relayed connections the backend ended with a reset.", "backend");
+    private final Counter downstreamReset = counter("nthlb_downstream_cx_reset_total",
+            "Relayed connections the client ended with a reset, by the backend they were relayed to.",
+            "backend");
+    private final Counter upstreamRxBytes = counter("nthlb_upstream_cx_rx_bytes_total",
+            "Payload bytes received from the backend (and relayed to the client).", "backend");
+    private final Counter upstreamTxBytes = counter("nthlb_upstream_cx_tx_bytes_total",
+            "Payload bytes sent to the backend (received from the client).", "backend");
+    private final Counter upstreamPaused = counter("nthlb_upstream_flow_control_paused_reading_total",
+            "Times nthlb stopped reading from the backend because the client could not take more.", "backend");
+    private final Counter downstreamPaused = counter("nthlb_downstream_flow_control_paused_reading_total",
+            "Times nthlb stopped reading from the client because the backend could not take more.", "backend");
+
+    private final Counter downstreamCx = counter("nthlb_downstream_cx_total",
+            "Connections accepted on the listener.", "listener");
+    private final Counter acceptErrors = counter("nthlb_downstream_cx_accept_errors_total",
+            "Errors accepting connections on the listener (file descriptors exhausted, for instance).",
+            "listener");
+
+    private final Counter reloads = counter("nthlb_reloads_total",
+            "Reloads of the rules file, by result: applied, rejected (errors in the file), failed.", "result");
+
+    private final Map<InetSocketAddress, Backend> backends = new ConcurrentHashMap<>();
+    private final Map<InetSocketAddress, Listener> listeners = new ConcurrentHashMap<>();
+
+    /** A registry with nthlb's instruments and the JVM's (memory, GC, threads, process CPU and file descriptors). */
+    public PrometheusMetrics() {
+        JvmMetrics.builder().register(registry);
+        for (ReloadOutcome.Status status : ReloadOutcome.Status.values()) {
+            reloads.initLabelValues(resultLabel(status));
+        }
+    }
+
+    public PrometheusRegistry registry() {
+        return registry;
+    }
+
+    /** The instruments of one backend, created on first use and the same object ever after. */
+    public Backend backend(InetSocketAddress backend) {
+        return backends.computeIfAbsent(backend, address -> new Backend(HostPort.text(address)));
+    }
+
+    /** The instruments of one listener, created on first use and the same object ever after. */
+    public Listener listener(InetSocketAddress listener) {
+        return listeners.computeIfAbsent(listener, address -> new Listener(HostPort.text(address)));
+    }
+
+    /** Exposes {@code nthlb_listeners}, read from {@code openListeners} at each scrape. */
+    public void watchListeners(IntSupplier openListeners) {
+        GaugeWithCallback.builder().name("nthlb_listeners")
+                .help("Listening sockets open now (one per address the rules send traffic to).")
+                .callback(callback -> callback.call(openListeners.getAsInt()))
+                .register(registry);
+    }
+
+    /** Counts a reload by its result. */
+    public void reloaded(ReloadOutcome.Status status) {
+        reloads.labelValues(resultLabel(status)).inc();
+    }
+
+    private static String resultLabel(ReloadOutcome.Status status) {
+        return status.name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    private Counter counter(String name, String help, String... labelNames) {
+        return Counter.builder().name(name).help(help).labelNames(labelNames).withoutExemplars().register(registry);
+    }
+
+    /** The pre-resolved instruments of one backend: what the relay increments for connections to it. */
+    public final class Backend {
+        private final CounterDataPoint cx;
+        private final GaugeDataPoint cxActive;
+        private final CounterDataPoint connectFail;
+        private final CounterDataPoint upstreamResets;
+        private final CounterDataPoint downstreamResets;
+        private final CounterDataPoint rxBytes;
+        private final CounterDataPoint txBytes;
+        private final CounterDataPoint upstreamPauses;
+        private final CounterDataPoint downstreamPauses;
+
+        private Backend(String label) {
+            cx = upstreamCx.labelValues(label);
+            cxActive = upstreamCxActive.labelValues(label);
+            connectFail = upstreamConnectFail.labelValues(label);
+            upstreamResets = upstreamReset.labelValues(label);
+            downstreamResets = downstreamReset.labelValues(label);
+            rxBytes = upstreamRxBytes.labelValues(label);
+            txBytes = upstreamTxBytes.labelValues(label);
+            upstreamPauses = upstreamPaused.labelValues(label);
+            downstreamPauses = downstreamPaused.labelValues(label);
+        }
+
+        /** A connection to the backend is being attempted. */
+        public void connecting() {
+            cx.inc();
+        }
+
+        /** The attempt failed: refused, unreachable or timed out. */
+        public void connectFailed() {
+            connectFail.inc();
+        }
+
+        /** The connection is up and relaying. */
+        public void opened() {
+            cxActive.inc();
+        }
+
+        /** A connection that {@link #opened()} has ended, whichever way. */
+        public void closed() {
+            cxActive.dec();
+        }
+
+        public void upstreamReset() {
+            upstreamResets.inc();
+        }
+
+        public void downstreamReset() {
+            downstreamResets.inc();
+        }
+
+        /** Bytes read from the backend, to be written to the client. */
+        public void receivedFromBackend(long bytes) {
+            rxBytes.inc(bytes);
+        }
+
+        /** Bytes read from the client, to be written to the backend. */
+        public void sentToBackend(long bytes) {
+            txBytes.inc(bytes);
+        }
+
+        /** Reading from the backend paused because the client's side stopped being writable. */
+        public void upstreamReadingPaused() {
+            upstreamPauses.inc();
+        }
+
+        /** Reading from the client paused because the backend's side stopped being writable. */
+        public void downstreamReadingPaused() {
+            downstreamPauses.inc();
+        }
+    }
+
+    /** The pre-resolved instruments of one listening address. */
+    public final class Listener {
+        private final CounterDataPoint accepted;
+        private final CounterDataPoint errors;
+
+        private Listener(String label) {
+            accepted = downstreamCx.labelValues(label);
+            errors = acceptErrors.labelValues(label);
+        }
+
+        public void accepted() {
+            accepted.inc();
+        }
+
+        public void acceptError() {
+            errors.inc();
+        }
+    }
+}

@@ -1,0 +1,9 @@
+package io.nthlb.admin;
+
+/** Rereads the rules file of a running nthlb and applies it, or leaves everything as it was. */
+@FunctionalInterface
+public interface ReloadAction {
+
+    /** Never throws for anything a user can cause; the outcome says what happened. */
+    ReloadOutcome reload();
+}

@@ -1,0 +1,17 @@
+package io.nthlb.admin;
+
+/** The running nat table as text, in the layouts {@code iptables -t nat -nvL} and {@code iptables-save} print. */
+public interface TableListing {
+
+    /**
+     * The {@code -nvL} listing with the live counters.
+     *
+     * @param chain one chain's name, or {@code null} for every chain
+     * @param exact {@code -x}: numbers in full instead of {@code K}, {@code M}, ... past 99999
+     * @throws NoSuchChainException when {@code chain} is not in the table
+     */
+    String list(String chain, boolean exact);
+
+    /** The {@code iptables-save} text, with {@code [pkts:bytes]} on every chain and rule when {@code counters}. */
+    String save(boolean counters);
+}

@@ -1,0 +1,108 @@
+package io.nthlb.admin;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+
+class PrometheusMetricsTest {
+
+    private final PrometheusMetrics metrics = new PrometheusMetrics();
+
+    @Test
+    void backendInstrumentsAreResolvedOncePerAddress() {
+        InetSocketAddress b = new InetSocketAddress("172.16.1.201", 80);
+        assertThat(metrics.backend(b)).isSameAs(metrics.backend(new InetSocketAddress("172.16.1.201", 80)));
+        assertThat(metrics.backend(b)).isNotSameAs(metrics.backend(new InetSocketAddress("172.16.1.202", 80)));
+        assertThat(metrics.listener(b)).isSameAs(metrics.listener(b));
+    }
+
+    @Test
+    void perBackendCountersAreExposedLabelledByBackend() throws IOException {
+        PrometheusMetrics.Backend b = metrics.backend(new InetSocketAddress("172.16.1.201", 80));
+        PrometheusMetrics.Backend c = metrics.backend(new InetSocketAddress("172.16.1.202", 80));
+        b.connecting();
+        b.opened();
+        b.connecting();
+        b.opened();
+        b.closed();
+        b.sentToBackend(100);
+        b.sentToBackend(23);
+        b.receivedFromBackend(4096);
+        b.upstreamReadingPaused();
+        b.downstreamReadingPaused();
+        b.downstreamReadingPaused();
+        b.upstreamReset();
+        c.connecting();
+        c.connectFailed();
+        c.downstreamReset();
+
+        PrometheusText text = scrape();
+
+        String bl = "{backend=\"172.16.1.201:80\"}";
+        String cl = "{backend=\"172.16.1.202:80\"}";
+        assertThat(text.sample("nthlb_upstream_cx_total" + bl)).isEqualTo(2.0);
+        assertThat(text.sample("nthlb_upstream_cx_active" + bl)).isEqualTo(1.0);
+        assertThat(text.sample("nthlb_upstream_cx_tx_bytes_total" + bl)).isEqualTo(123.0);
+        assertThat(text.sample("nthlb_upstream_cx_rx_bytes_total" + bl)).isEqualTo(4096.0);
+        assertThat(text.sample("nthlb_upstream_flow_control_paused_reading_total" + bl)).isEqualTo(1.0);
+        assertThat(text.sample("nthlb_downstream_flow_control_paused_reading_total" + bl)).isEqualTo(2.0);
+        assertThat(text.sample("nthlb_upstream_cx_reset_total" + bl)).isEqualTo(1.0);
+        assertThat(text.sample("nthlb_upstream_cx_connect_fail_total" + bl)).isEqualTo(0.0);
+        assertThat(text.sample("nthlb_upstream_cx_connect_fail_total" + cl)).isEqualTo(1.0);
+        assertThat(text.sample("nthlb_downstream_cx_reset_total" + cl)).isEqualTo(1.0);
+        assertThat(text.sample("nthlb_upstream_cx_active" + cl)).isEqualTo(0.0);
+        assertThat(text.types).containsEntry("nthlb_upstream_cx_total", "counter")
+                .containsEntry("nthlb_upstream_cx_active", "gauge");
+    }
+
+    @Test
+    void listenerCountersAndTheListenerGaugeAreExposed() throws IOException {
+        PrometheusMetrics.Listener l = metrics.listener(new InetSocketAddress("127.0.0.1", 8080));
+        l.accepted();
+        l.accepted();
+        l.acceptError();
+        metrics.watchListeners(() -> 3);
+
+        PrometheusText text = scrape();
+
+        assertThat(text.sample("nthlb_downstream_cx_total{listener=\"127.0.0.1:8080\"}")).isEqualTo(2.0);
+        assertThat(text.sample("nthlb_downstream_cx_accept_errors_total{listener=\"127.0.0.1:8080\"}"))
+                .isEqualTo(1.0);
+        assertThat(text.sample("nthlb_listeners")).isEqualTo(3.0);
+    }
+
+    @Test
+    void reloadsAreCountedByResultFromZero() throws IOException {
+        metrics.reloaded(ReloadOutcome.Status.REJECTED);
+
+        PrometheusText text = scrape();
+
+        assertThat(text.sample("nthlb_reloads_total{result=\"applied\"}")).isEqualTo(0.0);
+        assertThat(text.sample("nthlb_reloads_total{result=\"rejected\"}")).isEqualTo(1.0);
+        assertThat(text.sample("nthlb_reloads_total{result=\"failed\"}")).isEqualTo(0.0);
+    }
+
+    @Test
+    void jvmBasicsAreExposed() throws IOException {
+        PrometheusText text = scrape();
+
+        assertThat(text.types).containsKeys("jvm_memory_used_bytes", "jvm_threads_current", "process_cpu_seconds_total", "process_open_fds");
+        assertThat(text.sample("jvm_memory_used_bytes{area=\"heap\"}")).isPositive();
+    }
+
+    @Test
+    void anIpv6BackendIsLabelledInBrackets() {
+        assertThat(HostPort.text(new InetSocketAddress("::1", 80))).isEqualTo("[0:0:0:0:0:0:0:1]:80");
+    }
+
+    private PrometheusText scrape() throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        PrometheusTextFormatWriter.create().write(out, metrics.registry().scrape());
+        return PrometheusText.parse(out.toString(StandardCharsets.UTF_8));
+    }
+}
