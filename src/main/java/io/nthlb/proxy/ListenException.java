@@ -21,7 +21,7 @@ public final class ListenException extends RuntimeException {
     }
 
     /** The user-facing explanation for a failed bind of {@code address}. */
-    static ListenException of(InetSocketAddress address, Throwable cause) {
+    public static ListenException of(InetSocketAddress address, Throwable cause) {
         String where = Addresses.format(address);
         String why = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
         String message;

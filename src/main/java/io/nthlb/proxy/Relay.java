@@ -201,10 +201,15 @@ final class Relay implements Connection, ChannelFutureListener, Runnable {
         server.closed(this);
         if (accessLog.isInfoEnabled()) {
             accessLog.info("conn={} client={} vip={} rule={} backend={} from_client={} from_backend={} duration_us={} end={}",
-                    id, Addresses.format(clientAddress), Addresses.format(localAddress), route.label(),
+                    id, Addresses.format(clientAddress), Addresses.format(localAddress), quoteIfSpaced(route.label()),
                     Addresses.format(route.backend()), clientSide.bytes, backendSide.bytes,
                     (endNanos - startNanos) / 1000, how.label());
         }
+    }
+
+    /** A label such as {@code PREROUTING policy ACCEPT} in quotes, so every access-log field is one word. */
+    private static String quoteIfSpaced(String label) {
+        return label.indexOf(' ') < 0 ? label : '"' + label + '"';
     }
 
     /** Closes {@code channel} with SO_LINGER 0, so its peer sees a reset rather than a clean end. */

@@ -79,7 +79,7 @@ abstract class RelayTestSuite {
 
     private Socket connect() throws IOException {
         Socket s = new Socket(LOOPBACK, vip.getPort());
-        s.setSoTimeout(30_000);
+        s.setSoTimeout(Integer.getInteger("test.soTimeout", 30_000));
         return s;
     }
 
@@ -210,7 +210,7 @@ abstract class RelayTestSuite {
             // A small receive buffer, so the kernel holds little on the client's behalf.
             s.setReceiveBufferSize(64 * 1024);
             s.connect(vip);
-            s.setSoTimeout(30_000);
+            s.setSoTimeout(Integer.getInteger("test.soTimeout", 30_000));
             assertThat(observer.pauses.poll(30, TimeUnit.SECONDS)).isEqualTo(Direction.BACKEND_TO_CLIENT);
             // Wait until the backend is blocked: its count stops moving while nobody reads.
             long stable = awaitStable(written, Duration.ofSeconds(20));
