@@ -144,7 +144,7 @@ public final class ListenerSet {
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childOption(ChannelOption.TCP_NODELAY, true)
+                // TCP_NODELAY is on already: Netty sets it in every socket channel's constructor.
                 .childOption(ChannelOption.SO_KEEPALIVE, true)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, options.waterMark())
                 .childOption(ChannelOption.ALLOCATOR, options.allocator())

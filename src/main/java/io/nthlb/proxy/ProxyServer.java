@@ -1,12 +1,16 @@
 package io.nthlb.proxy;
 
-import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFactory;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.SocketChannelConfig;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.Future;
 import java.net.InetSocketAddress;
@@ -39,7 +43,8 @@ public final class ProxyServer implements AutoCloseable {
     private final ProxyOptions options;
     private final RelayObserver observer;
     private final EventLoopGroup group;
-    private final Bootstrap backendTemplate;
+    private final ChannelFactory<? extends SocketChannel> backendChannels;
+    private final int connectTimeoutMillis;
     private final ListenerSet listeners;
     private final long idleTimeoutNanos;
     private final AtomicLong connectionIds = new AtomicLong();
@@ -55,16 +60,8 @@ public final class ProxyServer implements AutoCloseable {
         this.group = new MultiThreadIoEventLoopGroup(options.threads(),
                 new DefaultThreadFactory("nthlb-" + options.transport().label()), options.transport().ioHandlerFactory());
         this.idleTimeoutNanos = saturatedNanos(options.idleTimeout());
-        this.backendTemplate = new Bootstrap()
-                .channelFactory(options.transport().socketChannelFactory())
-                .disableResolver()
-                .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .option(ChannelOption.TCP_NODELAY, true)
-                .option(ChannelOption.SO_KEEPALIVE, true)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) options.connectTimeout().toMillis())
-                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, options.waterMark())
-                .option(ChannelOption.ALLOCATOR, options.allocator());
+        this.backendChannels = options.transport().socketChannelFactory();
+        this.connectTimeoutMillis = (int) options.connectTimeout().toMillis();
         this.listeners = new ListenerSet(options, group, new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel ch) {
@@ -165,9 +162,37 @@ public final class ProxyServer implements AutoCloseable {
         return idleTimeoutNanos;
     }
 
-    /** A bootstrap for one backend connection on {@code loop}: the client's own loop. */
-    Bootstrap backendBootstrap(EventLoop loop) {
-        return backendTemplate.clone(loop);
+    /**
+     * Starts connecting to {@code backend} from a new channel on {@code loop} (the client's own loop), with
+     * {@code handler} as its only handler. Built by hand rather than by cloning a {@code Bootstrap}: this runs
+     * once per connection, and a clone copies option maps and sets each option through a generic path.
+     */
+    ChannelFuture connectBackend(EventLoop loop, ChannelHandler handler, InetSocketAddress backend) {
+        SocketChannel channel = backendChannels.newChannel();
+        SocketChannelConfig config = channel.config();
+        config.setAutoRead(false);
+        config.setAllowHalfClosure(true);
+        // No setTcpNoDelay: Netty turns TCP_NODELAY on in every socket channel's constructor already
+        // (TransportTest pins that), and each extra setsockopt is a syscall per connection.
+        config.setKeepAlive(true);
+        config.setConnectTimeoutMillis(connectTimeoutMillis);
+        config.setWriteBufferWaterMark(options.waterMark());
+        config.setAllocator(options.allocator());
+        channel.pipeline().addLast(handler);
+        ChannelFuture registered = loop.register(channel);
+        if (registered.isDone()) {
+            // The usual case: registering on the loop we run on completes at once.
+            return registered.isSuccess() ? channel.connect(backend) : registered;
+        }
+        ChannelPromise connected = channel.newPromise();
+        registered.addListener(f -> {
+            if (f.isSuccess()) {
+                channel.connect(backend, connected);
+            } else {
+                connected.setFailure(f.cause());
+            }
+        });
+        return connected;
     }
 
     void opened(Relay relay) {

@@ -96,7 +96,7 @@ final class Relay implements Connection, ChannelFutureListener, Runnable {
             return;
         }
         observer.connecting();
-        ChannelFuture connect = server.backendBootstrap(client.eventLoop()).handler(backendSide).connect(target);
+        ChannelFuture connect = server.connectBackend(client.eventLoop(), backendSide, target);
         backend = connect.channel();
         backendSide.channel = backend;
         connect.addListener(this);
