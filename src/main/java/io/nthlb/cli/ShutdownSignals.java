@@ -30,7 +30,13 @@ final class ShutdownSignals {
         return signals;
     }
 
-    private void received(String signal) {
+    /** Signals that only {@link #received} raises: for running {@code run} inside a test's JVM. */
+    static ShutdownSignals manual() {
+        return new ShutdownSignals();
+    }
+
+    /** What a caught signal does; tests call it directly. */
+    void received(String signal) {
         if (count.incrementAndGet() > 1) {
             log.warn("{} again while draining: exiting now", signal);
             Runtime.getRuntime().halt(1);

@@ -391,10 +391,13 @@ final class Relay implements Connection, ChannelFutureListener, Runnable {
             }
             if (!future.isSuccess()) {
                 reset(this, future.cause());
-            } else if (!outputShutdownStarted) {
+            } else if (!outputShutdownStarted && !inputShutdown) {
                 outputShutdownStarted = true;
                 ((DuplexChannel) channel).shutdownOutput().addListener(this);
             } else {
+                // Either the FIN went out, or this side had already sent its own FIN and everything it sent
+                // was read: then the close that follows sends our FIN (a close with nothing unread is clean),
+                // and the shutdown(2) call is saved.
                 outputShutdown = true;
                 closeIfBothDirectionsEnded();
             }
