@@ -145,11 +145,16 @@ public final class ListenerSet {
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 // TCP_NODELAY is on already: Netty sets it in every socket channel's constructor.
-                .childOption(ChannelOption.SO_KEEPALIVE, true)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, options.waterMark())
                 .childOption(ChannelOption.ALLOCATOR, options.allocator())
                 .handler(new AcceptErrors())
                 .childHandler(childHandler);
+        ChannelOption<Integer> inheritedKeepAlive = options.transport().inheritedKeepAliveOption();
+        if (inheritedKeepAlive != null) {
+            b.option(inheritedKeepAlive, 1);
+        } else {
+            b.childOption(ChannelOption.SO_KEEPALIVE, true);
+        }
         if (reusePort) {
             b.option(UnixChannelOption.SO_REUSEPORT, true);
         }

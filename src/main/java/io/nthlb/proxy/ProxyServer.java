@@ -1,7 +1,6 @@
 package io.nthlb.proxy;
 
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFactory;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelPromise;
@@ -43,7 +42,6 @@ public final class ProxyServer implements AutoCloseable {
     private final ProxyOptions options;
     private final RelayObserver observer;
     private final EventLoopGroup group;
-    private final ChannelFactory<? extends SocketChannel> backendChannels;
     private final int connectTimeoutMillis;
     private final ListenerSet listeners;
     private final long idleTimeoutNanos;
@@ -60,7 +58,6 @@ public final class ProxyServer implements AutoCloseable {
         this.group = new MultiThreadIoEventLoopGroup(options.threads(),
                 new DefaultThreadFactory("nthlb-" + options.transport().label()), options.transport().ioHandlerFactory());
         this.idleTimeoutNanos = saturatedNanos(options.idleTimeout());
-        this.backendChannels = options.transport().socketChannelFactory();
         this.connectTimeoutMillis = (int) options.connectTimeout().toMillis();
         this.listeners = new ListenerSet(options, group, new ChannelInitializer<Channel>() {
             @Override
@@ -168,7 +165,7 @@ public final class ProxyServer implements AutoCloseable {
      * once per connection, and a clone copies option maps and sets each option through a generic path.
      */
     ChannelFuture connectBackend(EventLoop loop, ChannelHandler handler, InetSocketAddress backend) {
-        SocketChannel channel = backendChannels.newChannel();
+        SocketChannel channel = options.transport().newSocketChannel(backend);
         SocketChannelConfig config = channel.config();
         config.setAutoRead(false);
         config.setAllowHalfClosure(true);

@@ -123,8 +123,10 @@ final class Relay implements Connection, ChannelFutureListener, Runnable {
         }
         backendConnected = true;
         observer.connected();
-        // Bytes the client sent early (epoll reads on EPOLLRDHUP even with AUTO_READ off) were queued.
-        backend.flush();
+        if (clientSide.bytes != 0) {
+            // Bytes the client sent early (epoll reads on EPOLLRDHUP even with AUTO_READ off) were queued.
+            backend.flush();
+        }
         if (clientSide.inputShutdown) {
             backendSide.shutdownOutputAfterFlush();
         }

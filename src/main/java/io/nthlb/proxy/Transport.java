@@ -11,6 +11,10 @@ import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.SocketProtocolFamily;
+import io.netty.channel.unix.IntegerUnixChannelOption;
+import java.net.Inet4Address;
+import java.net.InetSocketAddress;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.channel.uring.IoUring;
@@ -48,8 +52,15 @@ public enum Transport {
         }
 
         @Override
-        ChannelFactory<? extends SocketChannel> socketChannelFactory() {
-            return EpollSocketChannel::new;
+        SocketChannel newSocketChannel(InetSocketAddress target) {
+            // An IPv4 socket for an IPv4 backend: a dual-stack one costs an extra setsockopt(IPV6_V6ONLY).
+            return target.getAddress() instanceof Inet4Address
+                    ? new EpollSocketChannel(SocketProtocolFamily.INET) : new EpollSocketChannel();
+        }
+
+        @Override
+        ChannelOption<Integer> inheritedKeepAliveOption() {
+            return LISTENER_KEEPALIVE;
         }
 
         @Override
@@ -84,8 +95,8 @@ public enum Transport {
         }
 
         @Override
-        ChannelFactory<? extends SocketChannel> socketChannelFactory() {
-            return NioSocketChannel::new;
+        SocketChannel newSocketChannel(InetSocketAddress target) {
+            return new NioSocketChannel();
         }
 
         @Override
@@ -120,8 +131,8 @@ public enum Transport {
         }
 
         @Override
-        ChannelFactory<? extends SocketChannel> socketChannelFactory() {
-            return IoUringSocketChannel::new;
+        SocketChannel newSocketChannel(InetSocketAddress target) {
+            return new IoUringSocketChannel();
         }
 
         @Override
@@ -153,7 +164,21 @@ public enum Transport {
 
     abstract ChannelFactory<? extends ServerChannel> serverChannelFactory();
 
-    abstract ChannelFactory<? extends SocketChannel> socketChannelFactory();
+    /** A new, unregistered channel for connecting to {@code target}. */
+    abstract SocketChannel newSocketChannel(InetSocketAddress target);
+
+    /**
+     * SO_KEEPALIVE is inherited by accepted sockets from their listener on Linux; a listener option that sets it
+     * saves one setsockopt per accepted connection. {@code null} where the transport cannot set it on a
+     * listener, and the option is then set on each accepted channel.
+     */
+    ChannelOption<Integer> inheritedKeepAliveOption() {
+        return null;
+    }
+
+    /** SOL_SOCKET (1), SO_KEEPALIVE (9): Linux's numbers, as a raw option epoll can set on a listener. */
+    private static final ChannelOption<Integer> LISTENER_KEEPALIVE =
+            new IntegerUnixChannelOption("NTHLB_LISTENER_SO_KEEPALIVE", 1, 9);
 
     /** The channel option that sets IP_FREEBIND, or {@code null} when the transport cannot set it. */
     abstract ChannelOption<Boolean> freeBindOption();
