@@ -69,7 +69,6 @@ final class Relay implements Connection, ChannelFutureListener, Runnable {
         this.startNanos = System.nanoTime();
         this.clientSide = new Side(Direction.CLIENT_TO_BACKEND);
         this.backendSide = new Side(Direction.BACKEND_TO_CLIENT);
-        clientSide.channel = client;
         clientSide.peer = backendSide;
         backendSide.peer = clientSide;
     }
@@ -98,7 +97,6 @@ final class Relay implements Connection, ChannelFutureListener, Runnable {
         observer.connecting();
         ChannelFuture connect = server.connectBackend(client.eventLoop(), backendSide, target);
         backend = connect.channel();
-        backendSide.channel = backend;
         connect.addListener(this);
     }
 
@@ -306,6 +304,12 @@ final class Relay implements Connection, ChannelFutureListener, Runnable {
 
         Side(Direction reads) {
             this.reads = reads;
+        }
+
+        @Override
+        public void handlerAdded(ChannelHandlerContext ctx) {
+            // Known before any event can reach this side, even one fired while connect() is still running.
+            channel = ctx.channel();
         }
 
         @Override
