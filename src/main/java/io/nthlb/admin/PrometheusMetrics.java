@@ -1,5 +1,6 @@
 package io.nthlb.admin;
 
+import io.nthlb.proxy.Addresses;
 import io.prometheus.metrics.core.datapoints.CounterDataPoint;
 import io.prometheus.metrics.core.datapoints.GaugeDataPoint;
 import io.prometheus.metrics.core.metrics.Counter;
@@ -73,12 +74,12 @@ public final class PrometheusMetrics {
 
     /** The instruments of one backend, created on first use and the same object ever after. */
     public Backend backend(InetSocketAddress backend) {
-        return backends.computeIfAbsent(backend, address -> new Backend(HostPort.text(address)));
+        return backends.computeIfAbsent(backend, address -> new Backend(Addresses.format(address)));
     }
 
     /** The instruments of one listener, created on first use and the same object ever after. */
     public Listener listener(InetSocketAddress listener) {
-        return listeners.computeIfAbsent(listener, address -> new Listener(HostPort.text(address)));
+        return listeners.computeIfAbsent(listener, address -> new Listener(Addresses.format(address)));
     }
 
     /**

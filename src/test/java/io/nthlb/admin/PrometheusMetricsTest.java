@@ -1,5 +1,6 @@
 package io.nthlb.admin;
 
+import io.nthlb.proxy.Addresses;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
@@ -133,7 +134,7 @@ class PrometheusMetricsTest {
 
     @Test
     void anIpv6BackendIsLabelledInBrackets() {
-        assertThat(HostPort.text(new InetSocketAddress("::1", 80))).isEqualTo("[0:0:0:0:0:0:0:1]:80");
+        assertThat(Addresses.format(new InetSocketAddress("::1", 80))).isEqualTo("[0:0:0:0:0:0:0:1]:80");
     }
 
     private PrometheusText scrape() throws IOException {
