@@ -3,7 +3,9 @@ package io.nthlb.admin;
 import io.nthlb.nat.ListenAddress;
 import io.nthlb.nat.NatTable;
 import io.nthlb.proxy.ListenerSet;
+import io.nthlb.rules.LoadResult;
 import io.nthlb.rules.RuleError;
+import io.nthlb.rules.RulesFile;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -36,13 +38,13 @@ public final class AdminPlane implements AutoCloseable {
      * @param metrics the registry the data plane's observer already counts into
      * @throws IOException when the admin address cannot be bound
      */
-    public static AdminPlane start(AdminOptions options, Path rulesFile, RulesReader reader, DataPlane dataPlane,
-                                   TableListing listing, PrometheusMetrics metrics) throws IOException {
+    public static AdminPlane start(AdminOptions options, Path rulesFile, DataPlane dataPlane,
+                                   PrometheusMetrics metrics) throws IOException {
         ListenerSet listenerSet = dataPlane.listeners();
-        metrics.watchTable(new NatTableCounters(dataPlane::table));
+        metrics.watchTable(dataPlane::table);
         metrics.watchDataPlane(() -> listenerSet.addresses().size(), dataPlane::openConnections);
         Reloader<NatTable> reloader = new Reloader<>(rulesFile.toString(),
-                running -> compile(rulesFile, reader, running), dataPlane::table, dataPlane::install,
+                running -> compile(rulesFile, running), dataPlane::table, dataPlane::install,
                 new Reloader.Listeners() {
                     @Override
                     public Set<InetSocketAddress> addresses() {
@@ -59,6 +61,9 @@ public final class AdminPlane implements AutoCloseable {
                         listenerSet.close(address);
                     }
                 }, metrics::reloaded);
+        String version = AdminPlane.class.getPackage().getImplementationVersion();
+        TableListing listing = new NatTableListing(dataPlane::table,
+                "nthlb " + (version == null ? "(development build)" : version));
         AdminServer server = options.start(listing, reloader, metrics.registry());
         SighupReload sighup;
         try {
@@ -77,9 +82,9 @@ public final class AdminPlane implements AutoCloseable {
      * errors in the file, jumps that cannot be compiled, rule paths no listener can serve, and a table with
      * nothing to listen on.
      */
-    static Reloader.Compiled<NatTable> compile(Path file, RulesReader reader, NatTable running) {
-        RulesReader.Result read = reader.read(file);
-        if (read.ruleset() == null) {
+    static Reloader.Compiled<NatTable> compile(Path file, NatTable running) {
+        LoadResult read = RulesFile.load(file);
+        if (!read.ok()) {
             return Reloader.Compiled.rejected(messages(read.errors()));
         }
         NatTable table;

@@ -3,8 +3,6 @@ package io.nthlb.admin;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.nthlb.rules.Origin;
-import io.nthlb.rules.RuleError;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -14,6 +12,7 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -26,10 +25,13 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** A whole nthlb on loopback: real connections through the data plane, then metrics and reloads over HTTP. */
 class AdminPlaneTest {
 
+    @TempDir
+    Path dir;
     private EchoBackend a;
     private EchoBackend b;
     private int vipPort;
@@ -40,7 +42,7 @@ class AdminPlaneTest {
         a = new EchoBackend("A");
         b = new EchoBackend("B");
         vipPort = freePort();
-        nthlb = new RunningNthlb(new SeedRules().vip(vipPort, a.address(), b.address()).build(), null);
+        nthlb = new RunningNthlb(dir, new SeedRules().vip(vipPort, a.address(), b.address()).text());
     }
 
     @AfterEach
@@ -75,7 +77,7 @@ class AdminPlaneTest {
     @Test
     void aConnectFailureIsCountedAgainstItsBackend() throws Exception {
         InetSocketAddress nowhere = new InetSocketAddress(InetAddress.getLoopbackAddress(), freePort());
-        nthlb.rules.set(new RulesReader.Result(new SeedRules().vip(vipPort, nowhere).build(), List.of()));
+        nthlb.rewrite(new SeedRules().vip(vipPort, nowhere).text());
         assertThat(nthlb.client().post("/reload").status()).isEqualTo(200);
 
         assertThatThrownBy(() -> exchange(vipPort, "x")).isInstanceOf(IOException.class);
@@ -94,7 +96,7 @@ class AdminPlaneTest {
         AdminClient.Response reload = nthlb.client().post("/reload");
 
         assertThat(reload.status()).isEqualTo(200);
-        assertThat(reload.body()).isEqualTo("reloaded test.rules: 2 rules\n");
+        assertThat(reload.body()).isEqualTo("reloaded " + nthlb.file + ": 2 rules\n");
         // The kernel would restart the rotation at A; nthlb carries on where it was.
         assertThat(exchange(vipPort, "4")).startsWith("B:");
         PrometheusText metrics = scrape();
@@ -107,13 +109,13 @@ class AdminPlaneTest {
     void anInvalidFileChangesNothingAndAnswers400WithTheErrors() throws Exception {
         exchange(vipPort, "1");
         var before = nthlb.table();
-        nthlb.rules.set(new RulesReader.Result(null, List.of(
-                new RuleError(new Origin("test.rules", 2), "Bad mode \"nope\""))));
+        nthlb.rewrite(new SeedRules().vip(vipPort, a.address()).text()
+                + "iptables -t nat -A PREROUTING -p tcp --dport 81 -m statistic --mode nope -j ACCEPT\n");
 
         AdminClient.Response reload = nthlb.client().post("/reload");
 
         assertThat(reload.status()).isEqualTo(400);
-        assertThat(reload.body()).isEqualTo("test.rules:2: Bad mode \"nope\"\n");
+        assertThat(reload.body()).isEqualTo(nthlb.file + ":2: Bad mode \"nope\"\n");
         assertThat(nthlb.table()).isSameAs(before);
         assertThat(exchange(vipPort, "2")).startsWith("B:");
         assertThat(scrape().sample("nthlb_reloads_total{result=\"rejected\"}")).isEqualTo(1.0);
@@ -128,7 +130,7 @@ class AdminPlaneTest {
             assertThat(new String(in.readNBytes(8), StandardCharsets.US_ASCII)).isEqualTo("A:before");
 
             // Everything to B now.
-            nthlb.rules.set(new RulesReader.Result(new SeedRules().vip(vipPort, b.address()).build(), List.of()));
+            nthlb.rewrite(new SeedRules().vip(vipPort, b.address()).text());
             assertThat(nthlb.client().post("/reload").status()).isEqualTo(200);
             assertThat(exchange(vipPort, "new")).isEqualTo("B:new");
             assertThat(exchange(vipPort, "new")).isEqualTo("B:new");
@@ -142,20 +144,20 @@ class AdminPlaneTest {
     @Test
     void listenersAreOpenedAndClosedToMatchTheNewRules() throws Exception {
         int second = freePort();
-        nthlb.rules.set(new RulesReader.Result(
-                new SeedRules().vip(vipPort, a.address()).vip(second, b.address()).build(), List.of()));
+        nthlb.rewrite(
+                new SeedRules().vip(vipPort, a.address()).vip(second, b.address()).text());
 
         AdminClient.Response added = nthlb.client().post("/reload");
 
         assertThat(added.status()).isEqualTo(200);
-        assertThat(added.body()).isEqualTo("reloaded test.rules: 2 rules; opened 127.0.0.1:" + second + "\n");
+        assertThat(added.body()).isEqualTo("reloaded " + nthlb.file + ": 2 rules; opened 127.0.0.1:" + second + "\n");
         assertThat(exchange(second, "x")).isEqualTo("B:x");
         assertThat(exchange(vipPort, "y")).isEqualTo("A:y");
 
-        nthlb.rules.set(new RulesReader.Result(new SeedRules().vip(second, b.address()).build(), List.of()));
+        nthlb.rewrite(new SeedRules().vip(second, b.address()).text());
         AdminClient.Response removed = nthlb.client().post("/reload");
 
-        assertThat(removed.body()).isEqualTo("reloaded test.rules: 1 rule; closed 127.0.0.1:" + vipPort + "\n");
+        assertThat(removed.body()).isEqualTo("reloaded " + nthlb.file + ": 1 rule; closed 127.0.0.1:" + vipPort + "\n");
         assertThatThrownBy(() -> exchange(vipPort, "z")).isInstanceOf(ConnectException.class);
         assertThat(exchange(second, "z")).isEqualTo("B:z");
     }
@@ -164,8 +166,8 @@ class AdminPlaneTest {
     void aListenerThatCannotOpenLeavesTheOldTableAndListeners() throws Exception {
         try (ServerSocket squatter = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             var before = nthlb.table();
-            nthlb.rules.set(new RulesReader.Result(new SeedRules().vip(vipPort, a.address())
-                    .vip(squatter.getLocalPort(), b.address()).build(), List.of()));
+            nthlb.rewrite(new SeedRules().vip(vipPort, a.address())
+                    .vip(squatter.getLocalPort(), b.address()).text());
 
             AdminClient.Response reload = nthlb.client().post("/reload");
 
@@ -178,8 +180,8 @@ class AdminPlaneTest {
 
     @Test
     void tenReloadsUnderContinuousLoadFailNoConnectionAndLoseNoByte() throws Exception {
-        var seed = new SeedRules().vip(vipPort, a.address(), b.address()).build();
-        var swapped = new SeedRules().vip(vipPort, b.address(), a.address()).build();
+        String seed = new SeedRules().vip(vipPort, a.address(), b.address()).text();
+        String swapped = new SeedRules().vip(vipPort, b.address(), a.address()).text();
         AtomicBoolean running = new AtomicBoolean(true);
         Semaphore completed = new Semaphore(0);
         AtomicLong bytesSent = new AtomicLong();
@@ -206,7 +208,7 @@ class AdminPlaneTest {
         }
         try {
             for (int i = 0; i < 10; i++) {
-                nthlb.rules.set(new RulesReader.Result(i % 2 == 0 ? swapped : seed, List.of()));
+                nthlb.rewrite(i % 2 == 0 ? swapped : seed);
                 assertThat(nthlb.client().post("/reload").status()).isEqualTo(200);
                 // Wait until traffic has flowed since this reload, so each reload happens under load.
                 completed.drainPermits();

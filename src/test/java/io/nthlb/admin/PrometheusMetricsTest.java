@@ -3,11 +3,15 @@ package io.nthlb.admin;
 import io.nthlb.proxy.Addresses;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.nthlb.nat.NatTable;
+import io.nthlb.rules.LoadResult;
+import io.nthlb.rules.RulesParser;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 class PrometheusMetricsTest {
@@ -79,38 +83,38 @@ class PrometheusMetricsTest {
     }
 
     @Test
-    void ruleAndPolicyCountersAreReadFromTheTableAtEachScrape() throws IOException {
-        long[] rule1 = {5, 1_000_000};
-        metrics.watchTable(new TableCounters() {
-            @Override
-            public void forEachRule(RuleVisitor visitor) {
-                visitor.rule("PREROUTING", 1, rule1[0], rule1[1]);
-                visitor.rule("PREROUTING", 2, 5, 640);
-                visitor.rule("KUBE-SVC-X", 1, 0, 0);
-            }
-
-            @Override
-            public void forEachPolicy(PolicyVisitor visitor) {
-                visitor.policy("PREROUTING", 3, 0);
-                visitor.policy("OUTPUT", 0, 0);
-            }
-        });
+    void ruleAndPolicyCountersAreReadFromTheRunningTableAtEachScrape() throws IOException {
+        LoadResult loaded = RulesParser.parse("t.rules",
+                new SeedRules().vip(80, new InetSocketAddress("127.0.0.1", 8081), new InetSocketAddress("127.0.0.1", 8082))
+                        .text());
+        AtomicReference<NatTable> running = new AtomicReference<>(NatTable.compile(loaded.ruleset()));
+        metrics.watchTable(running::get);
+        InetSocketAddress client = new InetSocketAddress("127.0.0.2", 40000);
+        InetSocketAddress vip = new InetSocketAddress("127.0.0.1", 80);
+        for (int i = 0; i < 3; i++) {
+            running.get().decide(client, vip).addBytes(1000);
+        }
+        running.get().decide(client, new InetSocketAddress("127.0.0.1", 81));
 
         PrometheusText first = scrape();
-        rule1[0] = 6;
-        rule1[1] = 1_000_100;
+        running.get().decide(client, vip).addBytes(1);
         PrometheusText second = scrape();
+        running.set(NatTable.compile(RulesParser.parse("t.rules", "").ruleset(), running.get()));
+        PrometheusText afterReload = scrape();
 
-        assertThat(first.sample("nthlb_rule_connections_total{chain=\"PREROUTING\",rule=\"1\"}")).isEqualTo(5.0);
-        assertThat(first.sample("nthlb_rule_bytes_total{chain=\"PREROUTING\",rule=\"1\"}")).isEqualTo(1e6);
-        assertThat(first.sample("nthlb_rule_connections_total{chain=\"PREROUTING\",rule=\"2\"}")).isEqualTo(5.0);
-        assertThat(first.sample("nthlb_rule_bytes_total{chain=\"PREROUTING\",rule=\"2\"}")).isEqualTo(640.0);
-        assertThat(first.sample("nthlb_rule_connections_total{chain=\"KUBE-SVC-X\",rule=\"1\"}")).isEqualTo(0.0);
-        assertThat(first.sample("nthlb_chain_policy_connections_total{chain=\"PREROUTING\"}")).isEqualTo(3.0);
+        String rule1 = "{chain=\"PREROUTING\",rule=\"1\"}";
+        String rule2 = "{chain=\"PREROUTING\",rule=\"2\"}";
+        assertThat(first.sample("nthlb_rule_connections_total" + rule1)).isEqualTo(2.0);
+        assertThat(first.sample("nthlb_rule_bytes_total" + rule1)).isEqualTo(2000.0);
+        assertThat(first.sample("nthlb_rule_connections_total" + rule2)).isEqualTo(1.0);
+        assertThat(first.sample("nthlb_chain_policy_connections_total{chain=\"PREROUTING\"}")).isEqualTo(1.0);
         assertThat(first.sample("nthlb_chain_policy_bytes_total{chain=\"OUTPUT\"}")).isEqualTo(0.0);
         assertThat(first.types).containsEntry("nthlb_rule_bytes_total", "counter");
-        assertThat(second.sample("nthlb_rule_connections_total{chain=\"PREROUTING\",rule=\"1\"}")).isEqualTo(6.0);
-        assertThat(second.sample("nthlb_rule_bytes_total{chain=\"PREROUTING\",rule=\"1\"}")).isEqualTo(1_000_100.0);
+        assertThat(second.sample("nthlb_rule_connections_total" + rule2)).isEqualTo(2.0);
+        assertThat(second.sample("nthlb_rule_bytes_total" + rule2)).isEqualTo(1001.0);
+        // The rules are gone from the running table, so their series are too.
+        assertThat(afterReload.sample("nthlb_rule_connections_total" + rule1)).isNull();
+        assertThat(afterReload.sample("nthlb_chain_policy_connections_total{chain=\"PREROUTING\"}")).isEqualTo(1.0);
     }
 
     @Test

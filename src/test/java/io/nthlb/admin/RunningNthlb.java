@@ -9,9 +9,11 @@ import io.nthlb.proxy.ProxyServer;
 import io.nthlb.proxy.Route;
 import io.nthlb.proxy.Router;
 import io.nthlb.proxy.Transport;
-import io.nthlb.rules.Ruleset;
+import io.nthlb.rules.LoadResult;
+import io.nthlb.rules.RulesFile;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,21 +21,26 @@ import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine;
 
 /**
- * A whole nthlb for tests, in this JVM: the real data plane (ProxyServer), the real nat table and the real
- * admin plane on 127.0.0.1 port 0, started the way {@code run} starts them. The rules "file" is whatever
- * {@link #rules} holds, because reading files is the rules parser's business and is tested there.
+ * A whole nthlb for tests, in this JVM: a real rules file, the real nat table, the real data plane
+ * (ProxyServer) and the real admin plane on 127.0.0.1 port 0, started the way {@code run} starts them.
  */
 final class RunningNthlb implements DataPlane, AutoCloseable {
 
-    final AtomicReference<RulesReader.Result> rules = new AtomicReference<>();
+    final Path file;
     final PrometheusMetrics metrics = new PrometheusMetrics();
     private final AtomicReference<NatTable> table = new AtomicReference<>();
     private final ProxyServer server;
     private final AdminPlane admin;
 
-    RunningNthlb(Ruleset initial, TableListing listing) throws IOException {
-        rules.set(new RulesReader.Result(initial, List.of()));
-        NatTable first = NatTable.compile(initial);
+    /** Writes {@code rules} to {@code dir/test.rules} and runs it. */
+    RunningNthlb(Path dir, String rules) throws IOException {
+        file = dir.resolve("test.rules");
+        rewrite(rules);
+        LoadResult loaded = RulesFile.load(file);
+        if (!loaded.ok()) {
+            throw new IllegalArgumentException("bad test rules: " + loaded.errors());
+        }
+        NatTable first = NatTable.compile(loaded.ruleset());
         table.set(first);
         server = ProxyServer.start(ProxyOptions.defaults(Transport.resolve(Transport.EPOLL)).withThreads(2),
                 new TableRouter(first), new PrometheusRelayObserver(metrics));
@@ -45,11 +52,16 @@ final class RunningNthlb implements DataPlane, AutoCloseable {
             server.listen(wanted);
             RunOptions run = new RunOptions();
             new CommandLine(run).parseArgs("--admin", "127.0.0.1:0");
-            admin = AdminPlane.start(run.admin, Path.of("test.rules"), file -> rules.get(), this, listing, metrics);
+            admin = AdminPlane.start(run.admin, file, this, metrics);
         } catch (IOException | RuntimeException e) {
             server.close();
             throw e;
         }
+    }
+
+    /** Replaces the rules file's text; nothing happens until a reload. */
+    void rewrite(String rules) throws IOException {
+        Files.writeString(file, rules);
     }
 
     AdminClient client() {
