@@ -13,6 +13,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The admin side of a running nthlb, started and stopped as one: reload on SIGHUP and over HTTP, the admin
@@ -21,6 +23,8 @@ import java.util.Set;
  * <p>{@code run} calls {@link #start} once its listeners are open and closes it before draining.
  */
 public final class AdminPlane implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(AdminPlane.class);
 
     private final Reloader<NatTable> reloader;
     private final SighupReload sighup;
@@ -87,6 +91,7 @@ public final class AdminPlane implements AutoCloseable {
         if (!read.ok()) {
             return Reloader.Compiled.rejected(messages(read.errors()));
         }
+        read.warnings().forEach(warning -> log.warn("{}", warning));
         NatTable table;
         try {
             table = NatTable.compile(read.ruleset(), running);
