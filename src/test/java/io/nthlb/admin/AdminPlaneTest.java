@@ -88,6 +88,56 @@ class AdminPlaneTest {
     }
 
     @Test
+    void aBackendResetIsCountedAgainstItsBackend() throws Exception {
+        try (ServerSocket resetting = new ServerSocket(0, 10, InetAddress.getLoopbackAddress())) {
+            nthlb.rewrite(new SeedRules().vip(vipPort, (InetSocketAddress) resetting.getLocalSocketAddress()).text());
+            assertThat(nthlb.client().post("/reload").status()).isEqualTo(200);
+
+            try (Socket client = new Socket(InetAddress.getLoopbackAddress(), vipPort);
+                 Socket accepted = resetting.accept()) {
+                accepted.setSoLinger(true, 0);
+                accepted.close();
+                client.setSoTimeout(10_000);
+                assertThatThrownBy(() -> client.getInputStream().read()).isInstanceOf(IOException.class);
+            }
+
+            awaitSample("nthlb_upstream_cx_reset_total{backend=\"127.0.0.1:" + resetting.getLocalPort() + "\"}", 1.0);
+        }
+    }
+
+    @Test
+    void aBackendThatStopsReadingPausesReadingFromTheClient() throws Exception {
+        // Never accepted, never read: the kernel queues the connection and fills its buffers, then nthlb's.
+        try (ServerSocket silent = new ServerSocket(0, 10, InetAddress.getLoopbackAddress());
+             Socket client = new Socket()) {
+            nthlb.rewrite(new SeedRules().vip(vipPort, (InetSocketAddress) silent.getLocalSocketAddress()).text());
+            assertThat(nthlb.client().post("/reload").status()).isEqualTo(200);
+            client.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), vipPort));
+            Thread writer = new Thread(() -> {
+                byte[] chunk = new byte[64 * 1024];
+                try {
+                    while (true) {
+                        client.getOutputStream().write(chunk);
+                    }
+                } catch (IOException e) {
+                    // The test closed the socket: done.
+                }
+            }, "flooding-client");
+            writer.setDaemon(true);
+            writer.start();
+
+            String key = "nthlb_downstream_flow_control_paused_reading_total{backend=\"127.0.0.1:"
+                    + silent.getLocalPort() + "\"}";
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            PrometheusText metrics = scrape();
+            while ((metrics.sample(key) == null || metrics.sample(key) < 1) && System.nanoTime() < deadline) {
+                metrics = scrape();
+            }
+            assertThat(metrics.sample(key)).isGreaterThanOrEqualTo(1.0);
+        }
+    }
+
+    @Test
     void reloadOfTheSameRulesKeepsCountersAndTheNthRotation() throws Exception {
         assertThat(exchange(vipPort, "1")).startsWith("A:");
         assertThat(exchange(vipPort, "2")).startsWith("B:");
