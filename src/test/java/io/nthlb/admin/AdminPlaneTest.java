@@ -32,6 +32,7 @@ class AdminPlaneTest {
 
     @TempDir
     Path dir;
+    private SeedOnLoopback seed;
     private EchoBackend a;
     private EchoBackend b;
     private int vipPort;
@@ -39,17 +40,16 @@ class AdminPlaneTest {
 
     @BeforeEach
     void start() throws IOException {
-        a = new EchoBackend("A");
-        b = new EchoBackend("B");
-        vipPort = freePort();
-        nthlb = new RunningNthlb(dir, new SeedRules().vip(vipPort, a.address(), b.address()).text());
+        seed = new SeedOnLoopback(dir);
+        a = seed.a;
+        b = seed.b;
+        vipPort = seed.vipPort;
+        nthlb = seed.nthlb;
     }
 
     @AfterEach
     void stop() throws IOException {
-        nthlb.close();
-        a.close();
-        b.close();
+        seed.close();
     }
 
     @Test
@@ -76,7 +76,7 @@ class AdminPlaneTest {
 
     @Test
     void aConnectFailureIsCountedAgainstItsBackend() throws Exception {
-        InetSocketAddress nowhere = new InetSocketAddress(InetAddress.getLoopbackAddress(), freePort());
+        InetSocketAddress nowhere = new InetSocketAddress(InetAddress.getLoopbackAddress(), SeedOnLoopback.freePort());
         nthlb.rewrite(new SeedRules().vip(vipPort, nowhere).text());
         assertThat(nthlb.client().post("/reload").status()).isEqualTo(200);
 
@@ -128,11 +128,7 @@ class AdminPlaneTest {
 
             String key = "nthlb_downstream_flow_control_paused_reading_total{backend=\"127.0.0.1:"
                     + silent.getLocalPort() + "\"}";
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-            PrometheusText metrics = scrape();
-            while ((metrics.sample(key) == null || metrics.sample(key) < 1) && System.nanoTime() < deadline) {
-                metrics = scrape();
-            }
+            PrometheusText metrics = Eventually.await(this::scrape, m -> m.sample(key) != null && m.sample(key) >= 1);
             assertThat(metrics.sample(key)).isGreaterThanOrEqualTo(1.0);
         }
     }
@@ -193,7 +189,7 @@ class AdminPlaneTest {
 
     @Test
     void listenersAreOpenedAndClosedToMatchTheNewRules() throws Exception {
-        int second = freePort();
+        int second = SeedOnLoopback.freePort();
         nthlb.rewrite(
                 new SeedRules().vip(vipPort, a.address()).vip(second, b.address()).text());
 
@@ -310,20 +306,9 @@ class AdminPlaneTest {
     }
 
     /** Scrapes until the sample has the value: the relay reports an ending after the client has seen it. */
-    private PrometheusText awaitSample(String key, double value) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        PrometheusText metrics = scrape();
-        while (!Double.valueOf(value).equals(metrics.sample(key)) && System.nanoTime() < deadline) {
-            Thread.onSpinWait();
-            metrics = scrape();
-        }
+    private PrometheusText awaitSample(String key, double value) {
+        PrometheusText metrics = Eventually.await(this::scrape, m -> Double.valueOf(value).equals(m.sample(key)));
         assertThat(metrics.sample(key)).isEqualTo(value);
         return metrics;
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return probe.getLocalPort();
-        }
     }
 }

@@ -9,13 +9,11 @@ import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -32,6 +30,7 @@ class ListAndSaveLiveTest {
 
     @TempDir
     Path dir;
+    private SeedOnLoopback seed;
     private EchoBackend a;
     private EchoBackend b;
     private int vip;
@@ -39,19 +38,16 @@ class ListAndSaveLiveTest {
 
     @BeforeEach
     void start() throws IOException {
-        a = new EchoBackend("A");
-        b = new EchoBackend("B");
-        try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            vip = probe.getLocalPort();
-        }
-        nthlb = new RunningNthlb(dir, new SeedRules().vip(vip, a.address(), b.address()).text());
+        seed = new SeedOnLoopback(dir);
+        a = seed.a;
+        b = seed.b;
+        vip = seed.vipPort;
+        nthlb = seed.nthlb;
     }
 
     @AfterEach
     void stop() throws IOException {
-        nthlb.close();
-        a.close();
-        b.close();
+        seed.close();
     }
 
     @Test
@@ -109,11 +105,8 @@ class ListAndSaveLiveTest {
             assertThat(in.readNBytes(1002)).hasSize(1002);
 
             // The relay credits a read batch right after flushing it, so the client may be a hair ahead.
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            String listing = run("list", "-x", "PREROUTING");
-            while (!listing.contains("       1     2002 DNAT") && System.nanoTime() < deadline) {
-                listing = run("list", "-x", "PREROUTING");
-            }
+            String listing = Eventually.await(() -> run("list", "-x", "PREROUTING"),
+                    text -> text.contains("       1     2002 DNAT"));
             assertThat(listing).contains("       1     2002 DNAT");
         }
     }
