@@ -95,6 +95,10 @@ class AdminPlaneTest {
 
             try (Socket client = new Socket(InetAddress.getLoopbackAddress(), vipPort);
                  Socket accepted = resetting.accept()) {
+                // A byte through proves nthlb's side is connected (it reads the client only then), so the
+                // reset below hits a relayed connection, not a connect still in progress.
+                client.getOutputStream().write('x');
+                assertThat(accepted.getInputStream().read()).isEqualTo('x');
                 accepted.setSoLinger(true, 0);
                 accepted.close();
                 client.setSoTimeout(10_000);
