@@ -24,7 +24,7 @@ import picocli.CommandLine;
  * A whole nthlb for tests, in this JVM: a real rules file, the real nat table, the real data plane
  * (ProxyServer) and the real admin plane on 127.0.0.1 port 0, started the way {@code run} starts them.
  */
-final class RunningNthlb implements DataPlane, AutoCloseable {
+final class RunningNthlb implements AutoCloseable {
 
     final Path file;
     final PrometheusMetrics metrics = new PrometheusMetrics();
@@ -52,7 +52,10 @@ final class RunningNthlb implements DataPlane, AutoCloseable {
             server.listen(wanted);
             RunOptions run = new RunOptions();
             new CommandLine(run).parseArgs("--admin", "127.0.0.1:0");
-            admin = AdminPlane.start(run.admin, file, this, metrics);
+            admin = AdminPlane.start(run.admin, file, DataPlane.of(server, table::get, next -> {
+                table.set(next);
+                server.setRouter(new TableRouter(next));
+            }), metrics);
         } catch (IOException | RuntimeException e) {
             server.close();
             throw e;
@@ -72,25 +75,13 @@ final class RunningNthlb implements DataPlane, AutoCloseable {
         return admin.adminAddress();
     }
 
-    @Override
-    public NatTable table() {
+    /** The table new connections are decided by now. */
+    NatTable table() {
         return table.get();
     }
 
-    @Override
-    public void install(NatTable next) {
-        table.set(next);
-        server.setRouter(new TableRouter(next));
-    }
-
-    @Override
-    public ListenerSet listeners() {
+    ListenerSet listeners() {
         return server.listeners();
-    }
-
-    @Override
-    public int openConnections() {
-        return server.openConnections();
     }
 
     @Override
