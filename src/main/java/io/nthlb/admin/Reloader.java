@@ -22,6 +22,10 @@ import org.slf4j.LoggerFactory;
  * use, say) changes nothing either: the listeners this reload opened are closed again and the old table
  * stays. Reloads are serialised, whether asked for by SIGHUP or over HTTP.
  *
+ * <p>The proxy's {@code ListenerSet.reconcile} opens and closes in one step; a reload needs the table switch
+ * between the two (a new listener must not accept for the old table, a closing one not for the new), so
+ * it takes the steps itself.
+ *
  * @param <T> the compiled table (the nat workstream's {@code NatTable} in nthlb; anything in tests)
  */
 public final class Reloader<T> implements ReloadAction {
