@@ -85,7 +85,7 @@ public final class NatTable {
                 if (rule.jumpChain != null) {
                     CompiledChain to = chains.get(rule.jumpChain);
                     if (to == null || to.isBuiltIn()) {
-                        throw new IllegalArgumentException(rule.rule.origin() + ": " + rule.label
+                        throw new IllegalArgumentException(rule.rule.origin() + ": " + rule.label()
                                 + " jumps to " + rule.jumpChain + " (expected: a user chain)");
                     }
                     rule.jumpTo = to;
@@ -230,10 +230,10 @@ public final class NatTable {
                 case CONTINUE:
                     break;
                 case ACCEPT:
-                    return new Decision(null, "ACCEPT", rule.label, rule.rule, credited, creditedCount);
+                    return new Decision(null, "ACCEPT", rule, null, credited, creditedCount);
                 case REWRITE:
                     return new Decision(rule.rewrite(clientIp, localIp, localPort, random), null,
-                            rule.label, rule.rule, credited, creditedCount);
+                            rule, null, credited, creditedCount);
                 case RETURN:
                     // RETURN from a built-in chain (or from a chain reached only by gotos) applies the policy.
                     if (depth == 0) {
@@ -279,7 +279,7 @@ public final class NatTable {
             credited = Arrays.copyOf(credited, creditedCount + 1);
         }
         credited[creditedCount++] = chain.policyCounters;
-        return new Decision(null, chain.policy, chain.policyLabel, null, credited, creditedCount);
+        return new Decision(null, chain.policy, null, chain.policyLabel, credited, creditedCount);
     }
 
     /**
@@ -360,7 +360,7 @@ public final class NatTable {
                 lines.add(chain.policyLabel + " " + chain.policyCounters);
             }
             for (CompiledRule rule : chain.rules) {
-                lines.add(rule.label + " " + rule.counters);
+                lines.add(rule.label() + " " + rule.counters);
             }
         }
         return String.join("\n", lines);
