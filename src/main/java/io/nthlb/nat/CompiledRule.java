@@ -52,6 +52,7 @@ final class CompiledRule {
     final LongAdder packets;
     final Action action;
     final String jumpChain;
+    /** How a DNAT or REDIRECT rule picks its destination, or {@code null} when {@link #fixedDestination} is it. */
     final DestinationRewrite rewrite;
     /** The rewrite's answer when it never varies, so that the common DNAT needs no further load. */
     final InetSocketAddress fixedDestination;
@@ -172,8 +173,9 @@ final class CompiledRule {
         }
         this.action = act;
         this.jumpChain = chain;
-        this.rewrite = rewriteTo;
         this.fixedDestination = rewriteTo == null ? null : rewriteTo.fixed();
+        // A fixed answer is all a rule needs; not keeping the rewrite keeps a large table smaller.
+        this.rewrite = fixedDestination != null ? null : rewriteTo;
     }
 
     /**
