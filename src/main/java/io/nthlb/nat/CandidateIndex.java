@@ -50,6 +50,15 @@ final class CandidateIndex {
 
     private static final CandidateMap NONE = CandidateMap.of(new int[0][]);
 
+    /** The index of a small chain without keyed rules, by its number of rules: shared, it holds nothing else. */
+    private static final CandidateIndex[] PLAIN = new CandidateIndex[ALL_RULES.length];
+
+    static {
+        for (int n = 0; n < PLAIN.length; n++) {
+            PLAIN[n] = new CandidateIndex(NONE, NONE, NONE, NONE, ALL_RULES[n]);
+        }
+    }
+
     /** Rules filed under both a host and a port, merged with the ones below: key {@code (ip, port)}. */
     private final CandidateMap byAddressAndPort;
     /** Rules filed under a host only, merged with {@link #unkeyed}: key {@code (ip, 0)}. */
@@ -103,7 +112,7 @@ final class CandidateIndex {
         }
         if (plain) {
             // The common small chain (KUBE-SVC-*, KUBE-SEP-*): every rule is a candidate for everyone.
-            return new CandidateIndex(NONE, NONE, NONE, NONE, ALL_RULES[rules.length]);
+            return PLAIN[rules.length];
         }
         Map<Long, List<Integer>> hostAndPort = new HashMap<>();
         Map<Integer, List<Integer>> hostOnly = new HashMap<>();

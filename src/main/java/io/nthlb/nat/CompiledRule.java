@@ -47,17 +47,16 @@ final class CompiledRule {
     final Rule rule;
     /** 0-based position in its chain. */
     final int index;
-    /** {@code CHAIN:N}, 1-based, for logs. */
-    final String label;
     final RuleCounters counters;
     /** {@code counters.packets}, held here so that counting does not first load the counters object. */
     final LongAdder packets;
     final Action action;
     final String jumpChain;
+    /** How a DNAT or REDIRECT rule picks its destination, or {@code null} when {@link #fixedDestination} is it. */
     final DestinationRewrite rewrite;
     /** The rewrite's answer when it never varies, so that the common DNAT needs no further load. */
     final InetSocketAddress fixedDestination;
-    /** The nth counters by match position ({@code null} where the match is not nth), for reload. */
+    /** The nth counters by match position ({@code null} where the match is not nth, or for no nth), for reload. */
     final AtomicLong[] nthCounters;
 
     /** False when the rule can never match a TCP connection with mark 0 before any side effect. */
@@ -86,7 +85,6 @@ final class CompiledRule {
     CompiledRule(Rule rule, int index, CompiledRule previous) {
         this.rule = rule;
         this.index = index;
-        this.label = rule.chain() + ":" + (index + 1);
         this.counters = previous != null ? previous.counters : new RuleCounters();
         this.packets = counters.packets;
         AddressMatch source = rule.source() == null ? AddressMatch.ANY : rule.source();
@@ -101,16 +99,19 @@ final class CompiledRule {
         boolean live = protocol == null || protocol.matches(ProtocolMatch.TCP);
 
         List<Match> matches = rule.matches();
-        this.nthCounters = new AtomicLong[matches.size()];
+        AtomicLong[] nth = null;
         List<MatchStep> rest = new ArrayList<>();
         PortMatch hoisted = null;
         boolean sideEffectSeen = false;
         for (int i = 0; i < matches.size(); i++) {
             Match match = matches.get(i);
-            AtomicLong previousNth = previous != null ? previous.nthCounters[i] : null;
+            AtomicLong previousNth = previous != null && previous.nthCounters != null ? previous.nthCounters[i] : null;
             MatchStep step = MatchStep.of(match, previousNth);
-            if (step instanceof MatchStep.Nth nth) {
-                nthCounters[i] = nth.count;
+            if (step instanceof MatchStep.Nth nthStep) {
+                if (nth == null) {
+                    nth = new AtomicLong[matches.size()];
+                }
+                nth[i] = nthStep.count;
             }
             if (step == MatchStep.Constant.TRUE) {
                 continue; // a comment, or a mark test that holds on mark 0: nothing to test, nothing moves
@@ -128,6 +129,7 @@ final class CompiledRule {
             sideEffectSeen |= step.hasSideEffect();
             rest.add(step);
         }
+        this.nthCounters = nth;
         this.canMatch = live;
         PortRange sourcePorts = hoisted == null ? PortRange.ALL : hoisted.sourcePorts();
         PortRange destinationPorts = hoisted == null ? PortRange.ALL : hoisted.destinationPorts();
@@ -171,8 +173,9 @@ final class CompiledRule {
         }
         this.action = act;
         this.jumpChain = chain;
-        this.rewrite = rewriteTo;
         this.fixedDestination = rewriteTo == null ? null : rewriteTo.fixed();
+        // A fixed answer is all a rule needs; not keeping the rewrite keeps a large table smaller.
+        this.rewrite = fixedDestination != null ? null : rewriteTo;
     }
 
     /**
@@ -195,6 +198,11 @@ final class CompiledRule {
             }
         }
         return randomThreshold < 0 || ((random.nextInt() & 0x7FFFFFFFL) < randomThreshold) != randomInverted;
+    }
+
+    /** {@code CHAIN:N}, 1-based, for logs; made on demand, so that a large table holds no label strings. */
+    String label() {
+        return rule.chain() + ":" + (index + 1);
     }
 
     /** The new destination of a REWRITE rule. */

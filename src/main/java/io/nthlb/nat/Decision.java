@@ -15,17 +15,19 @@ public final class Decision {
 
     private final InetSocketAddress destination;
     private final String policy;
-    private final String label;
-    private final Rule rule;
+    /** The rule that decided, or {@code null} when the policy did. */
+    private final CompiledRule decider;
+    /** {@code PREROUTING policy ACCEPT} when the policy decided. */
+    private final String policyLabel;
     private final RuleCounters[] credited;
     private final int creditedCount;
 
-    Decision(InetSocketAddress destination, String policy, String label, Rule rule,
+    Decision(InetSocketAddress destination, String policy, CompiledRule decider, String policyLabel,
              RuleCounters[] credited, int creditedCount) {
         this.destination = destination;
         this.policy = policy;
-        this.label = label;
-        this.rule = rule;
+        this.decider = decider;
+        this.policyLabel = policyLabel;
         this.credited = credited;
         this.creditedCount = creditedCount;
     }
@@ -53,12 +55,12 @@ public final class Decision {
      * {@code KUBE-SEP-ABC:2}), or {@code PREROUTING policy ACCEPT} when the connection fell off the chain.
      */
     public String label() {
-        return label;
+        return decider != null ? decider.label() : policyLabel;
     }
 
     /** The rule that decided, or {@code null} when the policy did. */
     public Rule rule() {
-        return rule;
+        return decider != null ? decider.rule : null;
     }
 
     /**
@@ -75,9 +77,9 @@ public final class Decision {
     @Override
     public String toString() {
         if (destination != null) {
-            return label + " -> " + destination.getAddress().getHostAddress() + ":" + destination.getPort();
+            return label() + " -> " + destination.getAddress().getHostAddress() + ":" + destination.getPort();
         }
         // A policy's label already names the verdict.
-        return rule == null ? label : label + " " + policy;
+        return decider == null ? policyLabel : label() + " " + policy;
     }
 }

@@ -232,6 +232,9 @@ public final class ListenPlan {
 
     /** Sorted, disjoint, merged ranges. */
     static List<PortRange> normalise(List<PortRange> ranges) {
+        if (ranges.size() == 1 && ranges.get(0).first() <= ranges.get(0).last()) {
+            return ranges; // the usual single --dport: already normal, nothing to allocate
+        }
         List<PortRange> sorted = new ArrayList<>();
         for (PortRange r : ranges) {
             sorted.add(new PortRange(Math.min(r.first(), r.last()), Math.max(r.first(), r.last())));

@@ -85,7 +85,7 @@ public final class NatTable {
                 if (rule.jumpChain != null) {
                     CompiledChain to = chains.get(rule.jumpChain);
                     if (to == null || to.isBuiltIn()) {
-                        throw new IllegalArgumentException(rule.rule.origin() + ": " + rule.label
+                        throw new IllegalArgumentException(rule.rule.origin() + ": " + rule.label()
                                 + " jumps to " + rule.jumpChain + " (expected: a user chain)");
                     }
                     rule.jumpTo = to;
@@ -203,73 +203,62 @@ public final class NatTable {
         int[] candidates = chain.candidates(localIp, localPort);
         int position = CandidateIndex.FIRST;
         while (true) {
-            if (position == candidates.length) {
-                if (chain.isBuiltIn()) {
-                    return policy(chain, credited, creditedCount);
+            if (position < candidates.length) {
+                CompiledRule rule = chain.rules[candidates[position++]];
+                if (!rule.matches(clientIp, clientPort, localIp, localPort, random)) {
+                    continue;
                 }
-                // Falling off a user chain is an implicit RETURN.
-                if (depth == 0) {
-                    return policy(prerouting, credited, creditedCount);
+                rule.packets.increment();
+                if (creditedCount == credited.length) {
+                    credited = Arrays.copyOf(credited, creditedCount * 2);
                 }
-                depth--;
-                chain = stackChain[depth];
-                candidates = stackCandidates[depth];
-                position = stackPosition[depth];
-                continue;
+                credited[creditedCount++] = rule.counters;
+                switch (rule.action) {
+                    case CONTINUE:
+                        continue;
+                    case ACCEPT:
+                        return new Decision(null, "ACCEPT", rule, null, credited, creditedCount);
+                    case REWRITE:
+                        return new Decision(rule.rewrite(clientIp, localIp, localPort, random), null,
+                                rule, null, credited, creditedCount);
+                    case JUMP:
+                        if (stackChain == null) {
+                            stackChain = new CompiledChain[4];
+                            stackCandidates = new int[4][];
+                            stackPosition = new int[4];
+                        } else if (depth == stackChain.length) {
+                            stackChain = Arrays.copyOf(stackChain, depth * 2);
+                            stackCandidates = Arrays.copyOf(stackCandidates, depth * 2);
+                            stackPosition = Arrays.copyOf(stackPosition, depth * 2);
+                        }
+                        stackChain[depth] = chain;
+                        stackCandidates[depth] = candidates;
+                        stackPosition[depth] = position;
+                        depth++;
+                        chain = rule.jumpTo;
+                        candidates = chain.candidates(localIp, localPort);
+                        position = CandidateIndex.FIRST;
+                        continue;
+                    case GOTO:
+                        chain = rule.jumpTo;
+                        candidates = chain.candidates(localIp, localPort);
+                        position = CandidateIndex.FIRST;
+                        continue;
+                    case RETURN:
+                        break;
+                    default:
+                        throw new AssertionError(rule.action);
+                }
             }
-            CompiledRule rule = chain.rules[candidates[position++]];
-            if (!rule.matches(clientIp, clientPort, localIp, localPort, random)) {
-                continue;
+            // RETURN, or the end of a chain (an implicit RETURN): back to the rule after the jump, or, with
+            // nothing on the stack (PREROUTING itself, or a chain reached from it only by gotos), the policy.
+            if (depth == 0) {
+                return policy(prerouting, credited, creditedCount);
             }
-            rule.packets.increment();
-            if (creditedCount == credited.length) {
-                credited = Arrays.copyOf(credited, creditedCount * 2);
-            }
-            credited[creditedCount++] = rule.counters;
-            switch (rule.action) {
-                case CONTINUE:
-                    break;
-                case ACCEPT:
-                    return new Decision(null, "ACCEPT", rule.label, rule.rule, credited, creditedCount);
-                case REWRITE:
-                    return new Decision(rule.rewrite(clientIp, localIp, localPort, random), null,
-                            rule.label, rule.rule, credited, creditedCount);
-                case RETURN:
-                    // RETURN from a built-in chain (or from a chain reached only by gotos) applies the policy.
-                    if (depth == 0) {
-                        return policy(prerouting, credited, creditedCount);
-                    }
-                    depth--;
-                    chain = stackChain[depth];
-                    candidates = stackCandidates[depth];
-                    position = stackPosition[depth];
-                    break;
-                case JUMP:
-                    if (stackChain == null) {
-                        stackChain = new CompiledChain[4];
-                        stackCandidates = new int[4][];
-                        stackPosition = new int[4];
-                    } else if (depth == stackChain.length) {
-                        stackChain = Arrays.copyOf(stackChain, depth * 2);
-                        stackCandidates = Arrays.copyOf(stackCandidates, depth * 2);
-                        stackPosition = Arrays.copyOf(stackPosition, depth * 2);
-                    }
-                    stackChain[depth] = chain;
-                    stackCandidates[depth] = candidates;
-                    stackPosition[depth] = position;
-                    depth++;
-                    chain = rule.jumpTo;
-                    candidates = chain.candidates(localIp, localPort);
-                    position = CandidateIndex.FIRST;
-                    break;
-                case GOTO:
-                    chain = rule.jumpTo;
-                    candidates = chain.candidates(localIp, localPort);
-                    position = CandidateIndex.FIRST;
-                    break;
-                default:
-                    throw new AssertionError(rule.action);
-            }
+            depth--;
+            chain = stackChain[depth];
+            candidates = stackCandidates[depth];
+            position = stackPosition[depth];
         }
     }
 
@@ -279,7 +268,7 @@ public final class NatTable {
             credited = Arrays.copyOf(credited, creditedCount + 1);
         }
         credited[creditedCount++] = chain.policyCounters;
-        return new Decision(null, chain.policy, chain.policyLabel, null, credited, creditedCount);
+        return new Decision(null, chain.policy, null, chain.policyLabel, credited, creditedCount);
     }
 
     /**
@@ -360,7 +349,7 @@ public final class NatTable {
                 lines.add(chain.policyLabel + " " + chain.policyCounters);
             }
             for (CompiledRule rule : chain.rules) {
-                lines.add(rule.label + " " + rule.counters);
+                lines.add(rule.label() + " " + rule.counters);
             }
         }
         return String.join("\n", lines);

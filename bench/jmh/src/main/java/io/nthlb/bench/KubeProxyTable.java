@@ -23,6 +23,7 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import java.util.TreeMap;
 
 /**
  * A generated kube-proxy nat table of S services with E endpoints each, as {@code iptables-save} prints what
@@ -93,54 +94,51 @@ public final class KubeProxyTable {
         return Math.round((1L << 31) / (double) (endpoints - endpoint));
     }
 
-    /** The table as an {@code iptables-save} file. */
+    /**
+     * The table as an {@code iptables-save} file, in the order iptables-save prints it (built-in chains, then
+     * user chains sorted by name, for the chain lines and the rules alike); {@code iptables-restore} takes it
+     * and {@code iptables-save} gives it back unchanged.
+     */
     public String rulesText() {
-        StringBuilder out = new StringBuilder(services * endpoints * 400);
-        out.append("# Generated: ").append(services).append(" kube-proxy services x ").append(endpoints)
-                .append(" endpoints\n*nat\n");
-        for (String builtIn : Chain.BUILT_IN) {
-            out.append(':').append(builtIn).append(" ACCEPT [0:0]\n");
-        }
-        List<String> userChains = new ArrayList<>();
-        userChains.add("KUBE-MARK-MASQ");
-        userChains.add("KUBE-SERVICES");
-        for (int s = 0; s < services; s++) {
-            userChains.add(svcChain(s));
-            for (int e = 0; e < endpoints; e++) {
-                userChains.add(sepChain(s, e));
-            }
-        }
-        userChains.sort(null);
-        for (String chain : userChains) {
-            out.append(':').append(chain).append(" - [0:0]\n");
-        }
-        out.append("-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n");
-        out.append("-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000\n");
-        for (int s = 0; s < services; s++) {
-            out.append("-A KUBE-SERVICES -d ").append(Cidr.formatAddress(clusterIp(s)))
+        TreeMap<String, StringBuilder> userRules = new TreeMap<>();
+        userRules.put("KUBE-MARK-MASQ", new StringBuilder("-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000\n"));
+        StringBuilder services = new StringBuilder();
+        userRules.put("KUBE-SERVICES", services);
+        for (int s = 0; s < this.services; s++) {
+            services.append("-A KUBE-SERVICES -d ").append(Cidr.formatAddress(clusterIp(s)))
                     .append("/32 -p tcp -m comment --comment \"").append(name(s)).append(" cluster IP\" -m tcp --dport ")
                     .append(servicePort(s)).append(" -j ").append(svcChain(s)).append('\n');
-        }
-        for (int s = 0; s < services; s++) {
+            StringBuilder svc = new StringBuilder();
+            userRules.put(svcChain(s), svc);
             for (int e = 0; e < endpoints; e++) {
                 String pod = Cidr.formatAddress(podIp(s, e));
-                out.append("-A ").append(svcChain(s)).append(" -m comment --comment \"").append(name(s))
+                svc.append("-A ").append(svcChain(s)).append(" -m comment --comment \"").append(name(s))
                         .append(" -> ").append(pod).append(':').append(POD_PORT).append('"');
                 if (e < endpoints - 1) {
-                    out.append(" -m statistic --mode random --probability ")
+                    svc.append(" -m statistic --mode random --probability ")
                             .append(String.format(Locale.ROOT, "%.11f", threshold(e) / (double) (1L << 31)));
                 }
-                out.append(" -j ").append(sepChain(s, e)).append('\n');
-            }
-            for (int e = 0; e < endpoints; e++) {
-                String pod = Cidr.formatAddress(podIp(s, e));
-                out.append("-A ").append(sepChain(s, e)).append(" -s ").append(pod).append("/32 -m comment --comment \"")
+                svc.append(" -j ").append(sepChain(s, e)).append('\n');
+                StringBuilder sep = new StringBuilder();
+                userRules.put(sepChain(s, e), sep);
+                sep.append("-A ").append(sepChain(s, e)).append(" -s ").append(pod).append("/32 -m comment --comment \"")
                         .append(name(s)).append("\" -j KUBE-MARK-MASQ\n");
-                out.append("-A ").append(sepChain(s, e)).append(" -p tcp -m comment --comment \"").append(name(s))
+                sep.append("-A ").append(sepChain(s, e)).append(" -p tcp -m comment --comment \"").append(name(s))
                         .append("\" -m tcp -j DNAT --to-destination ").append(pod).append(':').append(POD_PORT)
                         .append('\n');
             }
         }
+        StringBuilder out = new StringBuilder(this.services * endpoints * 400);
+        out.append("# Generated: ").append(this.services).append(" kube-proxy services x ").append(endpoints)
+                .append(" endpoints\n*nat\n");
+        for (String builtIn : Chain.BUILT_IN) {
+            out.append(':').append(builtIn).append(" ACCEPT [0:0]\n");
+        }
+        for (String chain : userRules.keySet()) {
+            out.append(':').append(chain).append(" - [0:0]\n");
+        }
+        out.append("-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n");
+        userRules.values().forEach(out::append);
         out.append("COMMIT\n");
         return out.toString();
     }
