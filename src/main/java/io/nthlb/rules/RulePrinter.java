@@ -143,7 +143,7 @@ public final class RulePrinter {
         StringBuilder sb = new StringBuilder("\"");
         for (int i = 0; i < text.length(); i++) {
             char c = text.charAt(i);
-            if (c == '"' || c == '\\') {
+            if (c == '"' || c == '\\' || c == '\'') {
                 sb.append('\\');
             }
             sb.append(c);

@@ -21,16 +21,20 @@ public final class RulesParser {
     private static final String DROP_IN_NAT =
             "The \"nat\" table is not intended for filtering, the use of DROP is therefore inhibited.";
 
-    /** Common service names, so that rules need no /etc/services at run time (iptables reads that file). */
-    static final Map<String, Integer> SERVICES = Map.ofEntries(
+    /**
+     * Common service names and the protocols /etc/services (Debian's netbase) gives them, so that rules
+     * need no /etc/services at run time; iptables looks names up per protocol ({@code ssh} is tcp only).
+     */
+    static final Map<String, Integer> TCP_SERVICES = Map.ofEntries(
             Map.entry("ftp-data", 20), Map.entry("ftp", 21), Map.entry("ssh", 22), Map.entry("telnet", 23),
-            Map.entry("smtp", 25), Map.entry("domain", 53), Map.entry("tftp", 69), Map.entry("http", 80),
-            Map.entry("www", 80), Map.entry("pop3", 110), Map.entry("sunrpc", 111), Map.entry("ntp", 123),
-            Map.entry("imap", 143), Map.entry("imap2", 143), Map.entry("snmp", 161), Map.entry("ldap", 389),
-            Map.entry("https", 443), Map.entry("submission", 587), Map.entry("ldaps", 636),
-            Map.entry("imaps", 993), Map.entry("pop3s", 995), Map.entry("mysql", 3306),
-            Map.entry("postgresql", 5432), Map.entry("redis", 6379), Map.entry("http-alt", 8080),
-            Map.entry("webcache", 8080), Map.entry("kubernetes", 6443));
+            Map.entry("smtp", 25), Map.entry("domain", 53), Map.entry("http", 80), Map.entry("www", 80),
+            Map.entry("pop3", 110), Map.entry("sunrpc", 111), Map.entry("imap", 143), Map.entry("imap2", 143),
+            Map.entry("snmp", 161), Map.entry("ldap", 389), Map.entry("https", 443), Map.entry("submission", 587),
+            Map.entry("ldaps", 636), Map.entry("imaps", 993), Map.entry("pop3s", 995), Map.entry("mysql", 3306),
+            Map.entry("postgresql", 5432), Map.entry("redis", 6379), Map.entry("http-alt", 8080));
+    static final Map<String, Integer> UDP_SERVICES = Map.ofEntries(
+            Map.entry("domain", 53), Map.entry("tftp", 69), Map.entry("sunrpc", 111), Map.entry("ntp", 123),
+            Map.entry("snmp", 161), Map.entry("ldap", 389), Map.entry("https", 443), Map.entry("ldaps", 636));
 
     private final String file;
     /** Chains as they stand after each line: insertion order does not matter, printing sorts. */
@@ -792,14 +796,14 @@ public final class RulesParser {
                     throw new RuleException("multiple --sport flags not allowed");
                 }
                 sportSeen = true;
-                sport = parsePortRange(arg);
+                sport = parsePortRange(arg, name);
                 sportInv = inv;
             } else {
                 if (dportSeen) {
                     throw new RuleException("multiple --dport flags not allowed");
                 }
                 dportSeen = true;
-                dport = parsePortRange(arg);
+                dport = parsePortRange(arg, name);
                 dportInv = inv;
             }
         }
@@ -837,6 +841,7 @@ public final class RulesParser {
             }
             inverted = r.takeInvert();
             String arg = r.argument(o);
+            String protocol = r.protocol.number() == ProtocolMatch.UDP ? "udp" : "tcp";
             direction = switch (o) {
                 case "--sports", "--source-ports" -> MultiportMatch.Direction.SOURCE;
                 case "--dports", "--destination-ports" -> MultiportMatch.Direction.DESTINATION;
@@ -848,15 +853,16 @@ public final class RulesParser {
                 PortRange range;
                 int colon = part.indexOf(':');
                 if (colon >= 0) {
-                    int first = colon == 0 ? 0 : parsePort(part.substring(0, colon), part);
-                    int last = colon == part.length() - 1 ? 65535 : parsePort(part.substring(colon + 1), part);
+                    // Unlike --dport, multiport wants both ends of a range.
+                    int first = parsePort(part.substring(0, colon), protocol);
+                    int last = parsePort(part.substring(colon + 1), protocol);
                     if (first > last) {
                         throw new RuleException("invalid portrange specified");
                     }
                     range = new PortRange(first, last);
                     slots += 2;
                 } else {
-                    range = PortRange.of(parsePort(part, part));
+                    range = PortRange.of(parsePort(part, protocol));
                     slots += 1;
                 }
                 if (slots > 15) {
@@ -1442,8 +1448,8 @@ public final class RulesParser {
     }
 
     /** A port or service name, for --sport/--dport and multiport. */
-    static int parsePort(String text, String whole) {
-        Integer known = SERVICES.get(text);
+    static int parsePort(String text, String protocol) {
+        Integer known = (protocol.equals("udp") ? UDP_SERVICES : TCP_SERVICES).get(text);
         if (known != null) {
             return known;
         }
@@ -1455,13 +1461,13 @@ public final class RulesParser {
     }
 
     /** {@code --dport} values: P, A:B, :B, A: (and A-B, which no iptables prints but some accept). */
-    static PortRange parsePortRange(String text) {
+    static PortRange parsePortRange(String text, String protocol) {
         int colon = text.indexOf(':');
         if (colon < 0) {
-            return PortRange.of(parsePort(text, text));
+            return PortRange.of(parsePort(text, protocol));
         }
-        int first = colon == 0 ? 0 : parsePort(text.substring(0, colon), text);
-        int last = colon == text.length() - 1 ? 65535 : parsePort(text.substring(colon + 1), text);
+        int first = colon == 0 ? 0 : parsePort(text.substring(0, colon), protocol);
+        int last = colon == text.length() - 1 ? 65535 : parsePort(text.substring(colon + 1), protocol);
         if (first > last) {
             throw new RuleException("invalid portrange (min > max)");
         }
