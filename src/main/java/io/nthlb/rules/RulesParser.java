@@ -340,6 +340,9 @@ public final class RulesParser {
                     newChain(origin, after.get(1));
                 }
                 case "-P" -> {
+                    if (after.size() < 3) {
+                        throw new RuleException("-P requires a chain and a policy");
+                    }
                     requireOnly(after, before, 3);
                     setPolicy(after.get(1), after.get(2));
                 }
@@ -551,7 +554,7 @@ public final class RulesParser {
                 String w = words.get(pos++);
                 if (w.equals("!")) {
                     if (invert) {
-                        throw new RuleException("multiple `!' flags not allowed");
+                        throw new RuleException("multiple consecutive ! not allowed");
                     }
                     invert = true;
                     continue;
@@ -562,7 +565,7 @@ public final class RulesParser {
                 readOption(w);
             }
             if (invert) {
-                throw new RuleException("Bad argument `!'");
+                throw new RuleException("nothing appropriate following !");
             }
             List<Match> built = new ArrayList<>();
             for (MatchBuilder m : matches) {
@@ -673,7 +676,7 @@ public final class RulesParser {
 
         private void checkInterface(String name) {
             if (name.length() > 15) {
-                throw new RuleException("interface name `" + name + "' must be shorter than 16 characters");
+                throw new RuleException("interface name `" + name + "' must be shorter than IFNAMSIZ (15)");
             }
         }
 
@@ -793,14 +796,14 @@ public final class RulesParser {
             String arg = r.argument(o);
             if (o.equals("--sport") || o.equals("--source-port")) {
                 if (sportSeen) {
-                    throw new RuleException("multiple --sport flags not allowed");
+                    throw new RuleException("Only one `--source-port' allowed");
                 }
                 sportSeen = true;
                 sport = parsePortRange(arg, name);
                 sportInv = inv;
             } else {
                 if (dportSeen) {
-                    throw new RuleException("multiple --dport flags not allowed");
+                    throw new RuleException("Only one `--destination-port' allowed");
                 }
                 dportSeen = true;
                 dport = parsePortRange(arg, name);
@@ -836,17 +839,19 @@ public final class RulesParser {
             if (!r.portProtocol()) {
                 throw new RuleException("multiport needs `-p tcp', `-p udp', `-p udplite', `-p sctp' or `-p dccp'");
             }
-            if (direction != null) {
-                throw new RuleException("multiport can only have one option");
-            }
-            inverted = r.takeInvert();
-            String arg = r.argument(o);
-            String protocol = r.protocol.number() == ProtocolMatch.UDP ? "udp" : "tcp";
-            direction = switch (o) {
+            MultiportMatch.Direction given = switch (o) {
                 case "--sports", "--source-ports" -> MultiportMatch.Direction.SOURCE;
                 case "--dports", "--destination-ports" -> MultiportMatch.Direction.DESTINATION;
                 default -> MultiportMatch.Direction.EITHER;
             };
+            if (direction != null) {
+                throw new RuleException("multiport: option \"" + longName(given)
+                        + "\" cannot be used together with \"" + longName(direction) + "\".");
+            }
+            direction = given;
+            inverted = r.takeInvert();
+            String arg = r.argument(o);
+            String protocol = r.protocol.number() == ProtocolMatch.UDP ? "udp" : "tcp";
             ports = new ArrayList<>();
             int slots = 0;
             for (String part : arg.split(",", -1)) {
@@ -870,6 +875,14 @@ public final class RulesParser {
                 }
                 ports.add(range);
             }
+        }
+
+        private static String longName(MultiportMatch.Direction d) {
+            return switch (d) {
+                case SOURCE -> "--source-ports";
+                case DESTINATION -> "--destination-ports";
+                case EITHER -> "--ports";
+            };
         }
 
         @Override
@@ -910,8 +923,7 @@ public final class RulesParser {
                 }
                 case "--every" -> {
                     if (probability != null) {
-                        throw new RuleException(
-                                "statistic: option \"--every\" cannot be used together with \"--probability\".");
+                        throw excludes("--every");
                     }
                     long n = parseUnsignedOr(arg, 0, -1);
                     if (n < 1 || n > 0xFFFFFFFFL) {
@@ -922,6 +934,9 @@ public final class RulesParser {
                     everyInv = inv;
                 }
                 case "--packet" -> {
+                    if (probability != null) {
+                        throw excludes("--packet");
+                    }
                     if (inv) {
                         throw new RuleException("statistic: option \"--packet\" cannot be inverted.");
                     }
@@ -933,9 +948,8 @@ public final class RulesParser {
                     packet = n;
                 }
                 default -> {
-                    if (every != null) {
-                        throw new RuleException(
-                                "statistic: option \"--probability\" cannot be used together with \"--every\".");
+                    if (every != null || packet != null) {
+                        throw excludes(every != null ? "--every" : "--packet");
                     }
                     double p;
                     try {
@@ -954,19 +968,22 @@ public final class RulesParser {
             }
         }
 
+        /** iptables names --probability first whichever of the pair came first. */
+        private static RuleException excludes(String nthOption) {
+            return new RuleException("statistic: option \"--probability\" cannot be used together with \""
+                    + nthOption + "\".");
+        }
+
         @Override
         public Match build() {
             boolean nth = "nth".equals(mode);
-            if (probability != null && nth) {
-                throw new RuleException("--probability can only be used in random mode");
-            }
             if (!nth && probability == null) {
                 throw new RuleException("--probability must be specified when using random mode");
             }
+            if (nth && every == null && packet == null) {
+                throw new RuleException("--every and --packet must be specified when using nth mode");
+            }
             if (!nth) {
-                if (every != null || packet != null) {
-                    throw new RuleException("--every and --packet can only be used in nth mode");
-                }
                 // iptables stores round(p * 2^31); the kernel compares 31 random bits against it.
                 long threshold = Math.round(probability * 2147483648.0);
                 return new RandomMatch(threshold, probabilityInv);
@@ -981,9 +998,6 @@ public final class RulesParser {
             }
             if (packet != null && every == null) {
                 throw new RuleException("statistic: option \"--packet\" also requires \"--every\".");
-            }
-            if (every == null) {
-                throw new RuleException("--every must be specified when using nth mode");
             }
             return new NthMatch(n, p, everyInv);
         }
@@ -1004,10 +1018,8 @@ public final class RulesParser {
                 throw new RuleException("comment: option \"--comment\" can only be used once.");
             }
             String arg = r.argument(o);
-            if (arg.length() > 255) {
-                throw new RuleException("comment: option \"--comment\" must be no more than 255 characters");
-            }
-            text = arg;
+            // iptables (nf_tables) cuts a longer comment to 255 characters without a word.
+            text = arg.length() > 255 ? arg.substring(0, 255) : arg;
         }
 
         @Override
@@ -1238,6 +1250,7 @@ public final class RulesParser {
     private static final class MarkTargetBuilder extends TargetBuilder {
         private Long value;
         private long mask;
+        private String given;
 
         @Override
         boolean accepts(String o) {
@@ -1247,11 +1260,12 @@ public final class RulesParser {
         @Override
         void option(String o, RuleReader r) {
             r.noInvert(o);
-            if (value != null) {
-                throw new RuleException("MARK: Can't specify --" + o.substring(2) + " twice");
+            if (given != null) {
+                throw new RuleException("MARK: option \"" + o + "\" cannot be used together with \"" + given + "\".");
             }
+            given = o;
             String arg = r.argument(o);
-            String bad = "MARK: bad value for option \"" + o + "\", or out of range (0-4294967295).";
+            String bad = "MARK: bad integer value for option \"" + o + "\", or out of range.";
             switch (o) {
                 case "--set-xmark", "--set-mark" -> {
                     long[] vm = parseValueMask(arg, bad);
@@ -1307,10 +1321,8 @@ public final class RulesParser {
             r.noInvert(o);
             String arg = r.argument(o);
             if (o.equals("--log-prefix")) {
-                if (arg.length() > 29) {
-                    throw new RuleException("LOG: Maximum prefix length 29 for \"--log-prefix\"");
-                }
-                prefix = arg;
+                // iptables (nf_tables) cuts a longer prefix to 29 characters without a word.
+                prefix = arg.length() > 29 ? arg.substring(0, 29) : arg;
             } else {
                 List<String> names = List.of("emerg", "alert", "crit", "error", "warning", "notice", "info", "debug");
                 int idx = names.indexOf(arg.toLowerCase(Locale.ROOT));
@@ -1324,7 +1336,7 @@ public final class RulesParser {
                 if (idx < 0) {
                     long n = parseUnsignedOr(arg, 10, -1);
                     if (n < 0 || n > 7) {
-                        throw new RuleException("log-level `" + arg + "' unknown");
+                        throw new RuleException("log level \"" + arg + "\" unknown");
                     }
                     idx = (int) n;
                 }
