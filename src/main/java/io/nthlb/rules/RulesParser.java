@@ -190,7 +190,7 @@ public final class RulesParser {
                 continue;
             }
             if (table == null) {
-                errors.add(new RuleError(origin, "no command specified"));
+                errors.add(new RuleError(origin, "no table specified: expected a line `*nat' before this one"));
                 continue;
             }
             if (line.equals("COMMIT")) {
@@ -248,11 +248,7 @@ public final class RulesParser {
             }
             return;
         }
-        if (!policy.equals("-")) {
-            errors.add(new RuleError(origin, "Can't set policy `" + policy + "' on `" + name
-                    + "' line " + origin.line() + ": Bad built-in chain name"));
-            return;
-        }
+        // iptables-restore ignores a policy given for a user chain; so does nthlb.
         String problem = chainNameProblem(name);
         if (problem != null) {
             errors.add(new RuleError(origin, problem));
@@ -273,8 +269,7 @@ public final class RulesParser {
                 String w = words.get(i);
                 if (w.equals("-t") || w.equals("--table")) {
                     if (restore) {
-                        throw new RuleException("The -t option (seen in line " + origin.line()
-                                + ") cannot be used in iptables-restore.");
+                        throw new RuleException("The -t option cannot be used in iptables-restore.");
                     }
                     if (i + 1 >= words.size()) {
                         throw new RuleException("option \"" + w + "\" requires an argument");
@@ -733,8 +728,11 @@ public final class RulesParser {
             if (name.equals("DROP")) {
                 throw new RuleException(DROP_IN_NAT);
             }
-            if (goTo && (knownTarget(name) || Chain.BUILT_IN.contains(name))) {
-                throw new RuleException("goto '" + name + "' is not a chain");
+            if (goTo && knownTarget(name)) {
+                throw new RuleException("Chain '" + name + "' does not exist");
+            }
+            if (Chain.BUILT_IN.contains(name)) {
+                throw new RuleException("RULE_APPEND failed (Operation not supported): rule in chain " + chain);
             }
             return switch (name) {
                 case "ACCEPT", "RETURN" -> new FixedTarget(new VerdictTarget(VerdictTarget.Verdict.valueOf(name)));
@@ -745,7 +743,7 @@ public final class RulesParser {
                 case "MARK" -> new MarkTargetBuilder();
                 case "LOG" -> new LogTargetBuilder();
                 default -> {
-                    if (!chains.containsKey(name) || Chain.BUILT_IN.contains(name)) {
+                    if (!chains.containsKey(name)) {
                         throw new RuleException("Chain '" + name + "' does not exist");
                     }
                     yield new FixedTarget(new JumpTarget(name, goTo));
@@ -1121,7 +1119,7 @@ public final class RulesParser {
                 case "--persistent" -> persistent = true;
                 default -> {
                     if (to != null) {
-                        throw new RuleException("Multiple " + toOption + " not supported");
+                        throw new RuleException(name + ": option \"" + toOption + "\" can only be used once.");
                     }
                     to = r.argument(o);
                     parseTo(to, r);
