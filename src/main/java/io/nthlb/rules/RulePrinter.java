@@ -143,7 +143,7 @@ public final class RulePrinter {
         StringBuilder sb = new StringBuilder("\"");
         for (int i = 0; i < text.length(); i++) {
             char c = text.charAt(i);
-            if (c == '"' || c == '\\') {
+            if (c == '"' || c == '\\' || c == '\'') {
                 sb.append('\\');
             }
             sb.append(c);
@@ -296,9 +296,10 @@ public final class RulePrinter {
         ProtocolMatch p = rule.protocol();
         char protocolInvert = p != null && p.inverted() ? '!' : ' ';
         String protocol = p == null ? "all" : protocolName(p.number());
-        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "%-9s %c%-4s --  %-6s %-6s  %-19s  %-19s ",
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "%-9s %c%-4s --  %-6s %-6s %c%-19s %c%-19s ",
                 target, protocolInvert, protocol, iface(rule.in()), iface(rule.out()),
-                address(rule.source()), address(rule.destination())));
+                rule.source().inverted() ? '!' : ' ', address(rule.source()),
+                rule.destination().inverted() ? '!' : ' ', address(rule.destination())));
         if (rule.target() instanceof JumpTarget j && j.goTo()) {
             sb.append("[goto] ");
         }
@@ -315,12 +316,13 @@ public final class RulePrinter {
         return i == null ? "*" : (i.inverted() ? "!" : "") + i.name();
     }
 
+    /** The address column without its {@code !}, which iptables prints in the column's leading space. */
     private static String address(AddressMatch a) {
-        if (a.isAny()) {
+        if (a.network().prefixLength() == 0) {
             return "0.0.0.0/0";
         }
         Cidr c = a.network();
-        return (a.inverted() ? "!" : "") + Cidr.formatAddress(c.address())
+        return Cidr.formatAddress(c.address())
                 + (c.isHost() ? "" : "/" + c.prefixLength());
     }
 

@@ -21,16 +21,20 @@ public final class RulesParser {
     private static final String DROP_IN_NAT =
             "The \"nat\" table is not intended for filtering, the use of DROP is therefore inhibited.";
 
-    /** Common service names, so that rules need no /etc/services at run time (iptables reads that file). */
-    static final Map<String, Integer> SERVICES = Map.ofEntries(
+    /**
+     * Common service names and the protocols /etc/services (Debian's netbase) gives them, so that rules
+     * need no /etc/services at run time; iptables looks names up per protocol ({@code ssh} is tcp only).
+     */
+    static final Map<String, Integer> TCP_SERVICES = Map.ofEntries(
             Map.entry("ftp-data", 20), Map.entry("ftp", 21), Map.entry("ssh", 22), Map.entry("telnet", 23),
-            Map.entry("smtp", 25), Map.entry("domain", 53), Map.entry("tftp", 69), Map.entry("http", 80),
-            Map.entry("www", 80), Map.entry("pop3", 110), Map.entry("sunrpc", 111), Map.entry("ntp", 123),
-            Map.entry("imap", 143), Map.entry("imap2", 143), Map.entry("snmp", 161), Map.entry("ldap", 389),
-            Map.entry("https", 443), Map.entry("submission", 587), Map.entry("ldaps", 636),
-            Map.entry("imaps", 993), Map.entry("pop3s", 995), Map.entry("mysql", 3306),
-            Map.entry("postgresql", 5432), Map.entry("redis", 6379), Map.entry("http-alt", 8080),
-            Map.entry("webcache", 8080), Map.entry("kubernetes", 6443));
+            Map.entry("smtp", 25), Map.entry("domain", 53), Map.entry("http", 80), Map.entry("www", 80),
+            Map.entry("pop3", 110), Map.entry("sunrpc", 111), Map.entry("imap", 143), Map.entry("imap2", 143),
+            Map.entry("snmp", 161), Map.entry("ldap", 389), Map.entry("https", 443), Map.entry("submission", 587),
+            Map.entry("ldaps", 636), Map.entry("imaps", 993), Map.entry("pop3s", 995), Map.entry("mysql", 3306),
+            Map.entry("postgresql", 5432), Map.entry("redis", 6379), Map.entry("http-alt", 8080));
+    static final Map<String, Integer> UDP_SERVICES = Map.ofEntries(
+            Map.entry("domain", 53), Map.entry("tftp", 69), Map.entry("sunrpc", 111), Map.entry("ntp", 123),
+            Map.entry("snmp", 161), Map.entry("ldap", 389), Map.entry("https", 443), Map.entry("ldaps", 636));
 
     private final String file;
     /** Chains as they stand after each line: insertion order does not matter, printing sorts. */
@@ -186,7 +190,7 @@ public final class RulesParser {
                 continue;
             }
             if (table == null) {
-                errors.add(new RuleError(origin, "no command specified"));
+                errors.add(new RuleError(origin, "no table specified: expected a line `*nat' before this one"));
                 continue;
             }
             if (line.equals("COMMIT")) {
@@ -244,11 +248,7 @@ public final class RulesParser {
             }
             return;
         }
-        if (!policy.equals("-")) {
-            errors.add(new RuleError(origin, "Can't set policy `" + policy + "' on `" + name
-                    + "' line " + origin.line() + ": Bad built-in chain name"));
-            return;
-        }
+        // iptables-restore ignores a policy given for a user chain; so does nthlb.
         String problem = chainNameProblem(name);
         if (problem != null) {
             errors.add(new RuleError(origin, problem));
@@ -269,8 +269,7 @@ public final class RulesParser {
                 String w = words.get(i);
                 if (w.equals("-t") || w.equals("--table")) {
                     if (restore) {
-                        throw new RuleException("The -t option (seen in line " + origin.line()
-                                + ") cannot be used in iptables-restore.");
+                        throw new RuleException("The -t option cannot be used in iptables-restore.");
                     }
                     if (i + 1 >= words.size()) {
                         throw new RuleException("option \"" + w + "\" requires an argument");
@@ -336,6 +335,9 @@ public final class RulesParser {
                     newChain(origin, after.get(1));
                 }
                 case "-P" -> {
+                    if (after.size() < 3) {
+                        throw new RuleException("-P requires a chain and a policy");
+                    }
                     requireOnly(after, before, 3);
                     setPolicy(after.get(1), after.get(2));
                 }
@@ -547,7 +549,7 @@ public final class RulesParser {
                 String w = words.get(pos++);
                 if (w.equals("!")) {
                     if (invert) {
-                        throw new RuleException("multiple `!' flags not allowed");
+                        throw new RuleException("multiple consecutive ! not allowed");
                     }
                     invert = true;
                     continue;
@@ -558,7 +560,7 @@ public final class RulesParser {
                 readOption(w);
             }
             if (invert) {
-                throw new RuleException("Bad argument `!'");
+                throw new RuleException("nothing appropriate following !");
             }
             List<Match> built = new ArrayList<>();
             for (MatchBuilder m : matches) {
@@ -669,7 +671,7 @@ public final class RulesParser {
 
         private void checkInterface(String name) {
             if (name.length() > 15) {
-                throw new RuleException("interface name `" + name + "' must be shorter than 16 characters");
+                throw new RuleException("interface name `" + name + "' must be shorter than IFNAMSIZ (15)");
             }
         }
 
@@ -726,8 +728,11 @@ public final class RulesParser {
             if (name.equals("DROP")) {
                 throw new RuleException(DROP_IN_NAT);
             }
-            if (goTo && (knownTarget(name) || Chain.BUILT_IN.contains(name))) {
-                throw new RuleException("goto '" + name + "' is not a chain");
+            if (goTo && knownTarget(name)) {
+                throw new RuleException("Chain '" + name + "' does not exist");
+            }
+            if (Chain.BUILT_IN.contains(name)) {
+                throw new RuleException("RULE_APPEND failed (Operation not supported): rule in chain " + chain);
             }
             return switch (name) {
                 case "ACCEPT", "RETURN" -> new FixedTarget(new VerdictTarget(VerdictTarget.Verdict.valueOf(name)));
@@ -738,7 +743,7 @@ public final class RulesParser {
                 case "MARK" -> new MarkTargetBuilder();
                 case "LOG" -> new LogTargetBuilder();
                 default -> {
-                    if (!chains.containsKey(name) || Chain.BUILT_IN.contains(name)) {
+                    if (!chains.containsKey(name)) {
                         throw new RuleException("Chain '" + name + "' does not exist");
                     }
                     yield new FixedTarget(new JumpTarget(name, goTo));
@@ -789,17 +794,17 @@ public final class RulesParser {
             String arg = r.argument(o);
             if (o.equals("--sport") || o.equals("--source-port")) {
                 if (sportSeen) {
-                    throw new RuleException("multiple --sport flags not allowed");
+                    throw new RuleException("Only one `--source-port' allowed");
                 }
                 sportSeen = true;
-                sport = parsePortRange(arg);
+                sport = parsePortRange(arg, name);
                 sportInv = inv;
             } else {
                 if (dportSeen) {
-                    throw new RuleException("multiple --dport flags not allowed");
+                    throw new RuleException("Only one `--destination-port' allowed");
                 }
                 dportSeen = true;
-                dport = parsePortRange(arg);
+                dport = parsePortRange(arg, name);
                 dportInv = inv;
             }
         }
@@ -832,31 +837,35 @@ public final class RulesParser {
             if (!r.portProtocol()) {
                 throw new RuleException("multiport needs `-p tcp', `-p udp', `-p udplite', `-p sctp' or `-p dccp'");
             }
-            if (direction != null) {
-                throw new RuleException("multiport can only have one option");
-            }
-            inverted = r.takeInvert();
-            String arg = r.argument(o);
-            direction = switch (o) {
+            MultiportMatch.Direction given = switch (o) {
                 case "--sports", "--source-ports" -> MultiportMatch.Direction.SOURCE;
                 case "--dports", "--destination-ports" -> MultiportMatch.Direction.DESTINATION;
                 default -> MultiportMatch.Direction.EITHER;
             };
+            if (direction != null) {
+                throw new RuleException("multiport: option \"" + longName(given)
+                        + "\" cannot be used together with \"" + longName(direction) + "\".");
+            }
+            direction = given;
+            inverted = r.takeInvert();
+            String arg = r.argument(o);
+            String protocol = r.protocol.number() == ProtocolMatch.UDP ? "udp" : "tcp";
             ports = new ArrayList<>();
             int slots = 0;
             for (String part : arg.split(",", -1)) {
                 PortRange range;
                 int colon = part.indexOf(':');
                 if (colon >= 0) {
-                    int first = colon == 0 ? 0 : parsePort(part.substring(0, colon), part);
-                    int last = colon == part.length() - 1 ? 65535 : parsePort(part.substring(colon + 1), part);
+                    // Unlike --dport, multiport wants both ends of a range.
+                    int first = parsePort(part.substring(0, colon), protocol);
+                    int last = parsePort(part.substring(colon + 1), protocol);
                     if (first > last) {
                         throw new RuleException("invalid portrange specified");
                     }
                     range = new PortRange(first, last);
                     slots += 2;
                 } else {
-                    range = PortRange.of(parsePort(part, part));
+                    range = PortRange.of(parsePort(part, protocol));
                     slots += 1;
                 }
                 if (slots > 15) {
@@ -864,6 +873,14 @@ public final class RulesParser {
                 }
                 ports.add(range);
             }
+        }
+
+        private static String longName(MultiportMatch.Direction d) {
+            return switch (d) {
+                case SOURCE -> "--source-ports";
+                case DESTINATION -> "--destination-ports";
+                case EITHER -> "--ports";
+            };
         }
 
         @Override
@@ -904,8 +921,7 @@ public final class RulesParser {
                 }
                 case "--every" -> {
                     if (probability != null) {
-                        throw new RuleException(
-                                "statistic: option \"--every\" cannot be used together with \"--probability\".");
+                        throw excludes("--every");
                     }
                     long n = parseUnsignedOr(arg, 0, -1);
                     if (n < 1 || n > 0xFFFFFFFFL) {
@@ -916,6 +932,9 @@ public final class RulesParser {
                     everyInv = inv;
                 }
                 case "--packet" -> {
+                    if (probability != null) {
+                        throw excludes("--packet");
+                    }
                     if (inv) {
                         throw new RuleException("statistic: option \"--packet\" cannot be inverted.");
                     }
@@ -927,9 +946,8 @@ public final class RulesParser {
                     packet = n;
                 }
                 default -> {
-                    if (every != null) {
-                        throw new RuleException(
-                                "statistic: option \"--probability\" cannot be used together with \"--every\".");
+                    if (every != null || packet != null) {
+                        throw excludes(every != null ? "--every" : "--packet");
                     }
                     double p;
                     try {
@@ -948,19 +966,22 @@ public final class RulesParser {
             }
         }
 
+        /** iptables names --probability first whichever of the pair came first. */
+        private static RuleException excludes(String nthOption) {
+            return new RuleException("statistic: option \"--probability\" cannot be used together with \""
+                    + nthOption + "\".");
+        }
+
         @Override
         public Match build() {
             boolean nth = "nth".equals(mode);
-            if (probability != null && nth) {
-                throw new RuleException("--probability can only be used in random mode");
-            }
             if (!nth && probability == null) {
                 throw new RuleException("--probability must be specified when using random mode");
             }
+            if (nth && every == null && packet == null) {
+                throw new RuleException("--every and --packet must be specified when using nth mode");
+            }
             if (!nth) {
-                if (every != null || packet != null) {
-                    throw new RuleException("--every and --packet can only be used in nth mode");
-                }
                 // iptables stores round(p * 2^31); the kernel compares 31 random bits against it.
                 long threshold = Math.round(probability * 2147483648.0);
                 return new RandomMatch(threshold, probabilityInv);
@@ -975,9 +996,6 @@ public final class RulesParser {
             }
             if (packet != null && every == null) {
                 throw new RuleException("statistic: option \"--packet\" also requires \"--every\".");
-            }
-            if (every == null) {
-                throw new RuleException("--every must be specified when using nth mode");
             }
             return new NthMatch(n, p, everyInv);
         }
@@ -998,10 +1016,8 @@ public final class RulesParser {
                 throw new RuleException("comment: option \"--comment\" can only be used once.");
             }
             String arg = r.argument(o);
-            if (arg.length() > 255) {
-                throw new RuleException("comment: option \"--comment\" must be no more than 255 characters");
-            }
-            text = arg;
+            // iptables (nf_tables) cuts a longer comment to 255 characters without a word.
+            text = arg.length() > 255 ? arg.substring(0, 255) : arg;
         }
 
         @Override
@@ -1103,7 +1119,7 @@ public final class RulesParser {
                 case "--persistent" -> persistent = true;
                 default -> {
                     if (to != null) {
-                        throw new RuleException("Multiple " + toOption + " not supported");
+                        throw new RuleException(name + ": option \"" + toOption + "\" can only be used once.");
                     }
                     to = r.argument(o);
                     parseTo(to, r);
@@ -1232,6 +1248,7 @@ public final class RulesParser {
     private static final class MarkTargetBuilder extends TargetBuilder {
         private Long value;
         private long mask;
+        private String given;
 
         @Override
         boolean accepts(String o) {
@@ -1241,11 +1258,12 @@ public final class RulesParser {
         @Override
         void option(String o, RuleReader r) {
             r.noInvert(o);
-            if (value != null) {
-                throw new RuleException("MARK: Can't specify --" + o.substring(2) + " twice");
+            if (given != null) {
+                throw new RuleException("MARK: option \"" + o + "\" cannot be used together with \"" + given + "\".");
             }
+            given = o;
             String arg = r.argument(o);
-            String bad = "MARK: bad value for option \"" + o + "\", or out of range (0-4294967295).";
+            String bad = "MARK: bad integer value for option \"" + o + "\", or out of range.";
             switch (o) {
                 case "--set-xmark", "--set-mark" -> {
                     long[] vm = parseValueMask(arg, bad);
@@ -1301,10 +1319,8 @@ public final class RulesParser {
             r.noInvert(o);
             String arg = r.argument(o);
             if (o.equals("--log-prefix")) {
-                if (arg.length() > 29) {
-                    throw new RuleException("LOG: Maximum prefix length 29 for \"--log-prefix\"");
-                }
-                prefix = arg;
+                // iptables (nf_tables) cuts a longer prefix to 29 characters without a word.
+                prefix = arg.length() > 29 ? arg.substring(0, 29) : arg;
             } else {
                 List<String> names = List.of("emerg", "alert", "crit", "error", "warning", "notice", "info", "debug");
                 int idx = names.indexOf(arg.toLowerCase(Locale.ROOT));
@@ -1318,7 +1334,7 @@ public final class RulesParser {
                 if (idx < 0) {
                     long n = parseUnsignedOr(arg, 10, -1);
                     if (n < 0 || n > 7) {
-                        throw new RuleException("log-level `" + arg + "' unknown");
+                        throw new RuleException("log level \"" + arg + "\" unknown");
                     }
                     idx = (int) n;
                 }
@@ -1442,8 +1458,8 @@ public final class RulesParser {
     }
 
     /** A port or service name, for --sport/--dport and multiport. */
-    static int parsePort(String text, String whole) {
-        Integer known = SERVICES.get(text);
+    static int parsePort(String text, String protocol) {
+        Integer known = (protocol.equals("udp") ? UDP_SERVICES : TCP_SERVICES).get(text);
         if (known != null) {
             return known;
         }
@@ -1455,13 +1471,13 @@ public final class RulesParser {
     }
 
     /** {@code --dport} values: P, A:B, :B, A: (and A-B, which no iptables prints but some accept). */
-    static PortRange parsePortRange(String text) {
+    static PortRange parsePortRange(String text, String protocol) {
         int colon = text.indexOf(':');
         if (colon < 0) {
-            return PortRange.of(parsePort(text, text));
+            return PortRange.of(parsePort(text, protocol));
         }
-        int first = colon == 0 ? 0 : parsePort(text.substring(0, colon), text);
-        int last = colon == text.length() - 1 ? 65535 : parsePort(text.substring(colon + 1), text);
+        int first = colon == 0 ? 0 : parsePort(text.substring(0, colon), protocol);
+        int last = colon == text.length() - 1 ? 65535 : parsePort(text.substring(colon + 1), protocol);
         if (first > last) {
             throw new RuleException("invalid portrange (min > max)");
         }
