@@ -1,6 +1,6 @@
 package io.nthlb.rules;
 
-import java.math.BigDecimal;
+import java.math.BigInteger;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -307,7 +307,6 @@ public final class RulesParser {
             }
             List<String> before = rest.subList(0, commandAt);
             List<String> after = rest.subList(commandAt, rest.size());
-            List<String> ordered = new ArrayList<>(after);
             // iptables lets options come before the command (-t nat -s 1.2.3.4 -A X); keep them in order
             // after the chain name, where the rule parser expects them.
             String command = canonicalCommand(after.get(0));
@@ -341,7 +340,7 @@ public final class RulesParser {
                     requireOnly(after, before, 3);
                     setPolicy(after.get(1), after.get(2));
                 }
-                default -> throw new RuleException("nthlb: command " + ordered.get(0)
+                default -> throw new RuleException("nthlb: command " + after.get(0)
                         + " is not supported in a rules file (use -A, -I, -N or -P)");
             }
         } catch (RuleException e) {
@@ -387,7 +386,7 @@ public final class RulesParser {
     }
 
     private static int parseRuleNumber(String number) {
-        long n = parseUnsigned(number, 10);
+        long n = parseUnsignedOr(number, 10, -1);
         if (n < 1 || n > Integer.MAX_VALUE) {
             throw new RuleException("Invalid rule number `" + number + "'");
         }
@@ -611,30 +610,9 @@ public final class RulesParser {
                     boolean inv = takeInvert();
                     destination = new AddressMatch(parseNetwork(argument(w)), inv);
                 }
-                case "-i", "--in-interface" -> {
-                    if (in != null) {
-                        throw new RuleException("multiple -i flags not allowed");
-                    }
-                    boolean inv = takeInvert();
-                    String name = argument(w);
-                    checkInterface(name);
-                    if (chain.equals("POSTROUTING") || chain.equals("OUTPUT")) {
-                        throw new RuleException("Can't use -i with " + chain);
-                    }
-                    in = new InterfaceMatch(name, inv);
-                }
-                case "-o", "--out-interface" -> {
-                    if (out != null) {
-                        throw new RuleException("multiple -o flags not allowed");
-                    }
-                    boolean inv = takeInvert();
-                    String name = argument(w);
-                    checkInterface(name);
-                    if (chain.equals("PREROUTING") || chain.equals("INPUT")) {
-                        throw new RuleException("Can't use -o with " + chain);
-                    }
-                    out = new InterfaceMatch(name, inv);
-                }
+                // Packets in OUTPUT and POSTROUTING have no input interface; PREROUTING and INPUT no output.
+                case "-i", "--in-interface" -> in = interfaceOption(w, "-i", in, "POSTROUTING", "OUTPUT");
+                case "-o", "--out-interface" -> out = interfaceOption(w, "-o", out, "PREROUTING", "INPUT");
                 case "-p", "--protocol" -> {
                     if (protocolSeen) {
                         throw new RuleException("multiple -p flags not allowed");
@@ -646,10 +624,10 @@ public final class RulesParser {
                 }
                 case "-m", "--match" -> {
                     noInvert("-m");
-                    loadMatch(argument(w), true);
+                    loadMatch(argument(w));
                 }
                 case "-j", "--jump", "-g", "--goto" -> {
-                    noInvert(w.startsWith("--") ? w : w);
+                    noInvert(w);
                     if (target != null) {
                         throw new RuleException("multiple -j flags not allowed");
                     }
@@ -669,10 +647,20 @@ public final class RulesParser {
             }
         }
 
-        private void checkInterface(String name) {
+        private InterfaceMatch interfaceOption(String w, String flag, InterfaceMatch seen, String notIn,
+                                               String norIn) {
+            if (seen != null) {
+                throw new RuleException("multiple " + flag + " flags not allowed");
+            }
+            boolean inv = takeInvert();
+            String name = argument(w);
             if (name.length() > 15) {
                 throw new RuleException("interface name `" + name + "' must be shorter than IFNAMSIZ (15)");
             }
+            if (chain.equals(notIn) || chain.equals(norIn)) {
+                throw new RuleException("Can't use " + flag + " with " + chain);
+            }
+            return new InterfaceMatch(name, inv);
         }
 
         private void readModuleOption(String w) {
@@ -697,7 +685,7 @@ public final class RulesParser {
             // iptables loads the protocol's own match (tcp or udp) for an option no loaded module knows.
             if (protocol != null && !protocol.inverted()
                     && (protocol.number() == ProtocolMatch.TCP || protocol.number() == ProtocolMatch.UDP)) {
-                MatchBuilder implicit = loadMatch(protocol.number() == ProtocolMatch.TCP ? "tcp" : "udp", false);
+                MatchBuilder implicit = loadMatch(protocol.number() == ProtocolMatch.TCP ? "tcp" : "udp");
                 if (implicit.accepts(option)) {
                     implicit.option(option, this);
                     return;
@@ -710,7 +698,7 @@ public final class RulesParser {
             throw new RuleException("unknown option \"" + option + "\"");
         }
 
-        private MatchBuilder loadMatch(String name, boolean explicit) {
+        private MatchBuilder loadMatch(String name) {
             MatchBuilder m = switch (name) {
                 case "tcp", "udp" -> new PortMatchBuilder(name);
                 case "multiport" -> new MultiportBuilder();
@@ -776,7 +764,6 @@ public final class RulesParser {
         private boolean dportInv;
         private boolean sportSeen;
         private boolean dportSeen;
-        private RuleReader reader;
 
         PortMatchBuilder(String name) {
             this.name = name;
@@ -789,7 +776,6 @@ public final class RulesParser {
 
         @Override
         public void option(String o, RuleReader r) {
-            reader = r;
             boolean inv = r.takeInvert();
             String arg = r.argument(o);
             if (o.equals("--sport") || o.equals("--source-port")) {
@@ -1061,7 +1047,6 @@ public final class RulesParser {
 
     /** A target being read: its options and the checks iptables runs when the rule ends. */
     private abstract static class TargetBuilder {
-        RuleReader reader;
 
         boolean accepts(String option) {
             return false;
@@ -1112,7 +1097,6 @@ public final class RulesParser {
         @Override
         void option(String o, RuleReader r) {
             r.noInvert(o);
-            reader = r;
             switch (o) {
                 case "--random" -> random = true;
                 case "--random-fully" -> randomFully = true;
@@ -1135,18 +1119,7 @@ public final class RulesParser {
                     throw new RuleException("Need TCP, UDP, SCTP or DCCP with port specification");
                 }
                 addr = text.substring(0, colon);
-                String portText = text.substring(colon + 1);
-                int dash = portText.indexOf('-');
-                if (dash < 0) {
-                    ports = PortRange.of(parseNatPort(portText));
-                } else {
-                    int first = parseNatPort(portText.substring(0, dash));
-                    int last = parseNatPort(portText.substring(dash + 1));
-                    if (last < first) {
-                        throw new RuleException("Port range `" + portText.substring(dash + 1) + "' funky");
-                    }
-                    ports = new PortRange(first, last);
-                }
+                ports = parseNatPortRange(text.substring(colon + 1));
             }
             if (addr.isEmpty()) {
                 range = new int[] {0, 0};
@@ -1211,17 +1184,7 @@ public final class RulesParser {
                     if (!r.portProtocol()) {
                         throw new RuleException("Need TCP, UDP, SCTP or DCCP with port specification");
                     }
-                    int dash = text.indexOf('-');
-                    if (dash < 0) {
-                        ports = PortRange.of(parseNatPort(text));
-                    } else {
-                        int first = parseNatPort(text.substring(0, dash));
-                        int last = parseNatPort(text.substring(dash + 1));
-                        if (last < first) {
-                            throw new RuleException("Port range `" + text.substring(dash + 1) + "' funky");
-                        }
-                        ports = new PortRange(first, last);
-                    }
+                    ports = parseNatPortRange(text);
                 }
             }
         }
@@ -1484,6 +1447,20 @@ public final class RulesParser {
         return new PortRange(first, last);
     }
 
+    /** P or P1-P2 after a NAT target's colon or {@code --to-ports}. */
+    private static PortRange parseNatPortRange(String text) {
+        int dash = text.indexOf('-');
+        if (dash < 0) {
+            return PortRange.of(parseNatPort(text));
+        }
+        int first = parseNatPort(text.substring(0, dash));
+        int last = parseNatPort(text.substring(dash + 1));
+        if (last < first) {
+            throw new RuleException("Port range `" + text.substring(dash + 1) + "' funky");
+        }
+        return new PortRange(first, last);
+    }
+
     private static int parseNatPort(String text) {
         long n = parseUnsignedOr(text, 10, -1);
         if (n < 0 || n > 65535) {
@@ -1533,15 +1510,8 @@ public final class RulesParser {
                 return fallback;
             }
         }
-        BigDecimal big = new BigDecimal(new java.math.BigInteger(digits, radix));
-        if (big.compareTo(BigDecimal.valueOf(Long.MAX_VALUE)) > 0) {
-            return fallback;
-        }
-        return big.longValue();
-    }
-
-    private static long parseUnsigned(String text, int base) {
-        return parseUnsignedOr(text, base, -1);
+        BigInteger value = new BigInteger(digits, radix);
+        return value.bitLength() > 62 ? fallback : value.longValue();
     }
 
     /** An error in iptables' words, raised deep in option parsing and caught once per line. */
