@@ -80,17 +80,13 @@ public final class RulesParser {
             warnings.add(new RuleError(firstSkipped, "warning: skipped " + skippedOtherTables
                     + " command(s) for tables other than nat (nthlb only runs the nat table)"));
         }
-        boolean interfaces = false;
-        for (List<Rule> rules : chains.values()) {
-            for (Rule rule : rules) {
-                if ((rule.in() != null || rule.out() != null) && !interfaces) {
-                    interfaces = true;
-                    warnings.add(new RuleError(rule.origin(), "warning: -i/-o are kept and printed, but"
-                            + " nthlb cannot see interfaces: they are treated as matching at run time"));
-                }
-            }
-        }
-        return new LoadResult(snapshot(), errors, warnings);
+        Ruleset table = snapshot();
+        // One warning, at the first such rule in print order, is enough to explain every -i and -o.
+        table.chains().stream().flatMap(c -> c.rules().stream())
+                .filter(rule -> rule.in() != null || rule.out() != null).findFirst()
+                .ifPresent(rule -> warnings.add(new RuleError(rule.origin(), "warning: -i/-o are kept and printed,"
+                        + " but nthlb cannot see interfaces: they are treated as matching at run time")));
+        return new LoadResult(table, errors, warnings);
     }
 
     private Ruleset snapshot() {
