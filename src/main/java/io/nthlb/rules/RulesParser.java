@@ -679,7 +679,8 @@ public final class RulesParser {
                 }
             }
             // iptables loads the protocol's own match (tcp or udp) for an option no loaded module knows.
-            if (protocol != null && !protocol.inverted()
+            // iptables does this for `! -p tcp' too.
+            if (protocol != null
                     && (protocol.number() == ProtocolMatch.TCP || protocol.number() == ProtocolMatch.UDP)) {
                 MatchBuilder implicit = loadMatch(protocol.number() == ProtocolMatch.TCP ? "tcp" : "udp");
                 if (implicit.accepts(option)) {
@@ -798,7 +799,7 @@ public final class RulesParser {
 
         void check(ProtocolMatch protocol) {
             int want = name.equals("tcp") ? ProtocolMatch.TCP : ProtocolMatch.UDP;
-            if (protocol == null || protocol.inverted() || protocol.number() != want) {
+            if (protocol == null || protocol.number() != want) {
                 throw new RuleException(name.toUpperCase(Locale.ROOT) + " match requires '-p " + name + "'");
             }
         }
@@ -1344,8 +1345,9 @@ public final class RulesParser {
     }
 
     private static Integer dottedQuad(String text) {
+        // iptables reads "10.0.0" as 10.0.0.0: missing parts at the end are zero.
         String[] parts = text.split("\\.", -1);
-        if (parts.length != 4) {
+        if (parts.length > 4) {
             return null;
         }
         int a = 0;
@@ -1359,7 +1361,7 @@ public final class RulesParser {
             }
             a = (a << 8) | v;
         }
-        return a;
+        return a << (8 * (4 - parts.length));
     }
 
     /** {@code -s}/{@code -d}: ADDR, ADDR/LEN or ADDR/MASK; hostnames are refused, nthlb does no DNS. */
@@ -1395,19 +1397,20 @@ public final class RulesParser {
         return new Cidr(a, prefix);
     }
 
+    /**
+     * Protocol names iptables knows, from /etc/protocols (iptables reads that file; nthlb carries the common
+     * ones so that it prints {@code -p 47} as {@code -p gre} without it).
+     */
+    static final Map<String, Integer> PROTOCOLS = Map.ofEntries(Map.entry("all", 0), Map.entry("icmp", 1),
+            Map.entry("igmp", 2), Map.entry("tcp", ProtocolMatch.TCP), Map.entry("udp", ProtocolMatch.UDP),
+            Map.entry("dccp", 33), Map.entry("ipv6", 41), Map.entry("gre", 47), Map.entry("esp", 50),
+            Map.entry("ah", 51), Map.entry("ipv6-icmp", 58), Map.entry("ospf", 89), Map.entry("ipip", 94),
+            Map.entry("sctp", 132), Map.entry("udplite", 136));
+
     static int parseProtocol(String text) {
-        String t = text.toLowerCase(Locale.ROOT);
-        switch (t) {
-            case "tcp":
-                return ProtocolMatch.TCP;
-            case "udp":
-                return ProtocolMatch.UDP;
-            case "icmp":
-                return 1;
-            case "all":
-                return 0;
-            default:
-                break;
+        Integer known = PROTOCOLS.get(text.toLowerCase(Locale.ROOT));
+        if (known != null) {
+            return known;
         }
         long n = parseUnsignedOr(text, 10, -1);
         if (n < 0 || n > 255) {
