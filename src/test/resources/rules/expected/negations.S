@@ -10,6 +10,9 @@
 -A PREROUTING -p udp -m multiport --sports 53,1000:1010 -m multiport --ports 53,2 -j ACCEPT
 -A PREROUTING -d 10.9.0.0/16 -p tcp -m statistic --mode nth --every 4 --packet 3 -m statistic --mode nth ! --every 2 --packet 0 -j DNAT --to-destination :8080
 -A PREROUTING -p tcp -j DNAT --to-destination 10.0.0.1-10.0.0.5:80-90 --random --persistent
+-A PREROUTING ! -p tcp -m tcp --dport 80 -j ACCEPT
+-A PREROUTING -s 10.0.0.0/32 -d 10.1.0.0/32 -p gre
+-A PREROUTING -p icmp -m comment --comment ""
 -A OUTPUT -o lo -p tcp -j REDIRECT
 -A OUTPUT -m mark --mark 0x10/0x30 -j MARK --set-xmark 0x4000/0xff00
 -A OUTPUT -j MARK --set-xmark 0x0/0xffffbfff

@@ -177,13 +177,12 @@ public final class RulePrinter {
     }
 
     static String protocolName(int number) {
-        return switch (number) {
-            case ProtocolMatch.TCP -> "tcp";
-            case ProtocolMatch.UDP -> "udp";
-            case 1 -> "icmp";
-            case 0 -> "all";
-            default -> Integer.toString(number);
-        };
+        for (var e : RulesParser.PROTOCOLS.entrySet()) {
+            if (e.getValue() == number) {
+                return e.getKey();
+            }
+        }
+        return Integer.toString(number);
     }
 
     // ---------------------------------------------------------------- iptables-save

@@ -1,6 +1,6 @@
 package io.nthlb.rules;
 
-import java.math.BigDecimal;
+import java.math.BigInteger;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -80,17 +80,13 @@ public final class RulesParser {
             warnings.add(new RuleError(firstSkipped, "warning: skipped " + skippedOtherTables
                     + " command(s) for tables other than nat (nthlb only runs the nat table)"));
         }
-        boolean interfaces = false;
-        for (List<Rule> rules : chains.values()) {
-            for (Rule rule : rules) {
-                if ((rule.in() != null || rule.out() != null) && !interfaces) {
-                    interfaces = true;
-                    warnings.add(new RuleError(rule.origin(), "warning: -i/-o are kept and printed, but"
-                            + " nthlb cannot see interfaces: they are treated as matching at run time"));
-                }
-            }
-        }
-        return new LoadResult(snapshot(), errors, warnings);
+        Ruleset table = snapshot();
+        // One warning, at the first such rule in print order, is enough to explain every -i and -o.
+        table.chains().stream().flatMap(c -> c.rules().stream())
+                .filter(rule -> rule.in() != null || rule.out() != null).findFirst()
+                .ifPresent(rule -> warnings.add(new RuleError(rule.origin(), "warning: -i/-o are kept and printed,"
+                        + " but nthlb cannot see interfaces: they are treated as matching at run time")));
+        return new LoadResult(table, errors, warnings);
     }
 
     private Ruleset snapshot() {
@@ -307,7 +303,6 @@ public final class RulesParser {
             }
             List<String> before = rest.subList(0, commandAt);
             List<String> after = rest.subList(commandAt, rest.size());
-            List<String> ordered = new ArrayList<>(after);
             // iptables lets options come before the command (-t nat -s 1.2.3.4 -A X); keep them in order
             // after the chain name, where the rule parser expects them.
             String command = canonicalCommand(after.get(0));
@@ -341,7 +336,7 @@ public final class RulesParser {
                     requireOnly(after, before, 3);
                     setPolicy(after.get(1), after.get(2));
                 }
-                default -> throw new RuleException("nthlb: command " + ordered.get(0)
+                default -> throw new RuleException("nthlb: command " + after.get(0)
                         + " is not supported in a rules file (use -A, -I, -N or -P)");
             }
         } catch (RuleException e) {
@@ -387,7 +382,7 @@ public final class RulesParser {
     }
 
     private static int parseRuleNumber(String number) {
-        long n = parseUnsigned(number, 10);
+        long n = parseUnsignedOr(number, 10, -1);
         if (n < 1 || n > Integer.MAX_VALUE) {
             throw new RuleException("Invalid rule number `" + number + "'");
         }
@@ -611,30 +606,9 @@ public final class RulesParser {
                     boolean inv = takeInvert();
                     destination = new AddressMatch(parseNetwork(argument(w)), inv);
                 }
-                case "-i", "--in-interface" -> {
-                    if (in != null) {
-                        throw new RuleException("multiple -i flags not allowed");
-                    }
-                    boolean inv = takeInvert();
-                    String name = argument(w);
-                    checkInterface(name);
-                    if (chain.equals("POSTROUTING") || chain.equals("OUTPUT")) {
-                        throw new RuleException("Can't use -i with " + chain);
-                    }
-                    in = new InterfaceMatch(name, inv);
-                }
-                case "-o", "--out-interface" -> {
-                    if (out != null) {
-                        throw new RuleException("multiple -o flags not allowed");
-                    }
-                    boolean inv = takeInvert();
-                    String name = argument(w);
-                    checkInterface(name);
-                    if (chain.equals("PREROUTING") || chain.equals("INPUT")) {
-                        throw new RuleException("Can't use -o with " + chain);
-                    }
-                    out = new InterfaceMatch(name, inv);
-                }
+                // Packets in OUTPUT and POSTROUTING have no input interface; PREROUTING and INPUT no output.
+                case "-i", "--in-interface" -> in = interfaceOption(w, "-i", in, "POSTROUTING", "OUTPUT");
+                case "-o", "--out-interface" -> out = interfaceOption(w, "-o", out, "PREROUTING", "INPUT");
                 case "-p", "--protocol" -> {
                     if (protocolSeen) {
                         throw new RuleException("multiple -p flags not allowed");
@@ -646,10 +620,10 @@ public final class RulesParser {
                 }
                 case "-m", "--match" -> {
                     noInvert("-m");
-                    loadMatch(argument(w), true);
+                    loadMatch(argument(w));
                 }
                 case "-j", "--jump", "-g", "--goto" -> {
-                    noInvert(w.startsWith("--") ? w : w);
+                    noInvert(w);
                     if (target != null) {
                         throw new RuleException("multiple -j flags not allowed");
                     }
@@ -669,10 +643,20 @@ public final class RulesParser {
             }
         }
 
-        private void checkInterface(String name) {
+        private InterfaceMatch interfaceOption(String w, String flag, InterfaceMatch seen, String notIn,
+                                               String norIn) {
+            if (seen != null) {
+                throw new RuleException("multiple " + flag + " flags not allowed");
+            }
+            boolean inv = takeInvert();
+            String name = argument(w);
             if (name.length() > 15) {
                 throw new RuleException("interface name `" + name + "' must be shorter than IFNAMSIZ (15)");
             }
+            if (chain.equals(notIn) || chain.equals(norIn)) {
+                throw new RuleException("Can't use " + flag + " with " + chain);
+            }
+            return new InterfaceMatch(name, inv);
         }
 
         private void readModuleOption(String w) {
@@ -695,9 +679,10 @@ public final class RulesParser {
                 }
             }
             // iptables loads the protocol's own match (tcp or udp) for an option no loaded module knows.
-            if (protocol != null && !protocol.inverted()
+            // iptables does this for `! -p tcp' too.
+            if (protocol != null
                     && (protocol.number() == ProtocolMatch.TCP || protocol.number() == ProtocolMatch.UDP)) {
-                MatchBuilder implicit = loadMatch(protocol.number() == ProtocolMatch.TCP ? "tcp" : "udp", false);
+                MatchBuilder implicit = loadMatch(protocol.number() == ProtocolMatch.TCP ? "tcp" : "udp");
                 if (implicit.accepts(option)) {
                     implicit.option(option, this);
                     return;
@@ -710,7 +695,7 @@ public final class RulesParser {
             throw new RuleException("unknown option \"" + option + "\"");
         }
 
-        private MatchBuilder loadMatch(String name, boolean explicit) {
+        private MatchBuilder loadMatch(String name) {
             MatchBuilder m = switch (name) {
                 case "tcp", "udp" -> new PortMatchBuilder(name);
                 case "multiport" -> new MultiportBuilder();
@@ -776,7 +761,6 @@ public final class RulesParser {
         private boolean dportInv;
         private boolean sportSeen;
         private boolean dportSeen;
-        private RuleReader reader;
 
         PortMatchBuilder(String name) {
             this.name = name;
@@ -789,7 +773,6 @@ public final class RulesParser {
 
         @Override
         public void option(String o, RuleReader r) {
-            reader = r;
             boolean inv = r.takeInvert();
             String arg = r.argument(o);
             if (o.equals("--sport") || o.equals("--source-port")) {
@@ -816,7 +799,7 @@ public final class RulesParser {
 
         void check(ProtocolMatch protocol) {
             int want = name.equals("tcp") ? ProtocolMatch.TCP : ProtocolMatch.UDP;
-            if (protocol == null || protocol.inverted() || protocol.number() != want) {
+            if (protocol == null || protocol.number() != want) {
                 throw new RuleException(name.toUpperCase(Locale.ROOT) + " match requires '-p " + name + "'");
             }
         }
@@ -1061,7 +1044,6 @@ public final class RulesParser {
 
     /** A target being read: its options and the checks iptables runs when the rule ends. */
     private abstract static class TargetBuilder {
-        RuleReader reader;
 
         boolean accepts(String option) {
             return false;
@@ -1112,7 +1094,6 @@ public final class RulesParser {
         @Override
         void option(String o, RuleReader r) {
             r.noInvert(o);
-            reader = r;
             switch (o) {
                 case "--random" -> random = true;
                 case "--random-fully" -> randomFully = true;
@@ -1135,18 +1116,7 @@ public final class RulesParser {
                     throw new RuleException("Need TCP, UDP, SCTP or DCCP with port specification");
                 }
                 addr = text.substring(0, colon);
-                String portText = text.substring(colon + 1);
-                int dash = portText.indexOf('-');
-                if (dash < 0) {
-                    ports = PortRange.of(parseNatPort(portText));
-                } else {
-                    int first = parseNatPort(portText.substring(0, dash));
-                    int last = parseNatPort(portText.substring(dash + 1));
-                    if (last < first) {
-                        throw new RuleException("Port range `" + portText.substring(dash + 1) + "' funky");
-                    }
-                    ports = new PortRange(first, last);
-                }
+                ports = parseNatPortRange(text.substring(colon + 1));
             }
             if (addr.isEmpty()) {
                 range = new int[] {0, 0};
@@ -1211,17 +1181,7 @@ public final class RulesParser {
                     if (!r.portProtocol()) {
                         throw new RuleException("Need TCP, UDP, SCTP or DCCP with port specification");
                     }
-                    int dash = text.indexOf('-');
-                    if (dash < 0) {
-                        ports = PortRange.of(parseNatPort(text));
-                    } else {
-                        int first = parseNatPort(text.substring(0, dash));
-                        int last = parseNatPort(text.substring(dash + 1));
-                        if (last < first) {
-                            throw new RuleException("Port range `" + text.substring(dash + 1) + "' funky");
-                        }
-                        ports = new PortRange(first, last);
-                    }
+                    ports = parseNatPortRange(text);
                 }
             }
         }
@@ -1385,8 +1345,9 @@ public final class RulesParser {
     }
 
     private static Integer dottedQuad(String text) {
+        // iptables reads "10.0.0" as 10.0.0.0: missing parts at the end are zero.
         String[] parts = text.split("\\.", -1);
-        if (parts.length != 4) {
+        if (parts.length > 4) {
             return null;
         }
         int a = 0;
@@ -1400,7 +1361,7 @@ public final class RulesParser {
             }
             a = (a << 8) | v;
         }
-        return a;
+        return a << (8 * (4 - parts.length));
     }
 
     /** {@code -s}/{@code -d}: ADDR, ADDR/LEN or ADDR/MASK; hostnames are refused, nthlb does no DNS. */
@@ -1436,19 +1397,20 @@ public final class RulesParser {
         return new Cidr(a, prefix);
     }
 
+    /**
+     * Protocol names iptables knows, from /etc/protocols (iptables reads that file; nthlb carries the common
+     * ones so that it prints {@code -p 47} as {@code -p gre} without it).
+     */
+    static final Map<String, Integer> PROTOCOLS = Map.ofEntries(Map.entry("all", 0), Map.entry("icmp", 1),
+            Map.entry("igmp", 2), Map.entry("tcp", ProtocolMatch.TCP), Map.entry("udp", ProtocolMatch.UDP),
+            Map.entry("dccp", 33), Map.entry("ipv6", 41), Map.entry("gre", 47), Map.entry("esp", 50),
+            Map.entry("ah", 51), Map.entry("ipv6-icmp", 58), Map.entry("ospf", 89), Map.entry("ipip", 94),
+            Map.entry("sctp", 132), Map.entry("udplite", 136));
+
     static int parseProtocol(String text) {
-        String t = text.toLowerCase(Locale.ROOT);
-        switch (t) {
-            case "tcp":
-                return ProtocolMatch.TCP;
-            case "udp":
-                return ProtocolMatch.UDP;
-            case "icmp":
-                return 1;
-            case "all":
-                return 0;
-            default:
-                break;
+        Integer known = PROTOCOLS.get(text.toLowerCase(Locale.ROOT));
+        if (known != null) {
+            return known;
         }
         long n = parseUnsignedOr(text, 10, -1);
         if (n < 0 || n > 255) {
@@ -1480,6 +1442,20 @@ public final class RulesParser {
         int last = colon == text.length() - 1 ? 65535 : parsePort(text.substring(colon + 1), protocol);
         if (first > last) {
             throw new RuleException("invalid portrange (min > max)");
+        }
+        return new PortRange(first, last);
+    }
+
+    /** P or P1-P2 after a NAT target's colon or {@code --to-ports}. */
+    private static PortRange parseNatPortRange(String text) {
+        int dash = text.indexOf('-');
+        if (dash < 0) {
+            return PortRange.of(parseNatPort(text));
+        }
+        int first = parseNatPort(text.substring(0, dash));
+        int last = parseNatPort(text.substring(dash + 1));
+        if (last < first) {
+            throw new RuleException("Port range `" + text.substring(dash + 1) + "' funky");
         }
         return new PortRange(first, last);
     }
@@ -1533,15 +1509,8 @@ public final class RulesParser {
                 return fallback;
             }
         }
-        BigDecimal big = new BigDecimal(new java.math.BigInteger(digits, radix));
-        if (big.compareTo(BigDecimal.valueOf(Long.MAX_VALUE)) > 0) {
-            return fallback;
-        }
-        return big.longValue();
-    }
-
-    private static long parseUnsigned(String text, int base) {
-        return parseUnsignedOr(text, base, -1);
+        BigInteger value = new BigInteger(digits, radix);
+        return value.bitLength() > 62 ? fallback : value.longValue();
     }
 
     /** An error in iptables' words, raised deep in option parsing and caught once per line. */

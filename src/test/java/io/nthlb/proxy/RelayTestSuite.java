@@ -30,6 +30,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -420,6 +421,16 @@ abstract class RelayTestSuite {
                 .hasMessageContaining("192.0.2.1 is not an address of this host")
                 .hasMessageContaining("ip addr add 192.0.2.1/32")
                 .hasMessageContaining("--bind-any");
+    }
+
+    @Test
+    void bindAnyListensOnAnAddressThisHostDoesNotOwnYet() {
+        Assumptions.assumeTrue(transport().freeBindOption() != null, "IP_FREEBIND needs epoll or io_uring");
+        startProxy(ProxyOptions.defaults(transport()).withThreads(2).withBindAny(true));
+        // Only bound, never sent to: 192.0.2.0/24 is TEST-NET-1.
+        InetSocketAddress foreign = new InetSocketAddress("192.0.2.1", 0);
+        proxy.listeners().open(foreign);
+        assertThat(proxy.listeners().boundAddress(foreign).getAddress().getHostAddress()).isEqualTo("192.0.2.1");
     }
 
     @Test
