@@ -1,14 +1,19 @@
 package io.nthlb.cli;
 
+import io.nthlb.admin.AdminOptions;
+import io.nthlb.admin.AdminPlane;
+import io.nthlb.admin.DataPlane;
+import io.nthlb.admin.PrometheusMetrics;
+import io.nthlb.admin.PrometheusRelayObserver;
 import io.nthlb.nat.NatTable;
 import io.nthlb.proxy.ListenException;
 import io.nthlb.proxy.ProxyOptions;
-import io.nthlb.proxy.RelayObserver;
 import io.nthlb.proxy.Transport;
 import io.nthlb.proxy.UnavailableTransportException;
 import io.nthlb.rules.LoadResult;
 import io.nthlb.rules.RuleError;
 import io.nthlb.rules.RulesFile;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -45,6 +50,9 @@ public final class RunCommand implements Callable<Integer> {
 
     @Mixin
     DataPlaneOptions dataPlane = new DataPlaneOptions();
+
+    @Mixin
+    AdminOptions admin = new AdminOptions();
 
     @Option(names = "--drain-timeout", paramLabel = "DURATION", defaultValue = "30s", converter = DurationConverter.class,
             description = "on SIGTERM/SIGINT, how long open connections may take to finish before they are reset"
@@ -97,11 +105,13 @@ public final class RunCommand implements Callable<Integer> {
             err.flush();
             return 2;
         }
+        admin.address(); // a bad or non-loopback --admin is a usage error before anything listens
+        PrometheusMetrics metrics = new PrometheusMetrics();
         // Caught before listening, so a signal that arrives during start-up still drains.
         ShutdownSignals signals = this.signals != null ? this.signals : ShutdownSignals.install();
         LoadBalancer balancer;
         try {
-            balancer = LoadBalancer.start(table, options, RelayObserver.NONE);
+            balancer = LoadBalancer.start(table, options, new PrometheusRelayObserver(metrics));
         } catch (ListenException e) {
             err.println("nthlb run: " + e.getMessage());
             err.flush();
@@ -109,9 +119,20 @@ public final class RunCommand implements Callable<Integer> {
         }
         log.info("{} rule(s) from {}; transport {}, {} event-loop thread(s)", rules.ruleset().ruleCount(), file,
                 options.transport().label(), options.threads());
+        AdminPlane adminPlane;
+        try {
+            adminPlane = AdminPlane.start(admin, file,
+                    DataPlane.of(balancer.server(), balancer::table, balancer::install), metrics);
+        } catch (IOException e) {
+            err.println("nthlb run: " + e.getMessage());
+            err.flush();
+            balancer.close();
+            return 2;
+        }
         started.complete(balancer);
         String signal = signals.await();
         log.info("{} received", signal);
+        adminPlane.close();
         balancer.drain(drainTimeout);
         return 0;
     }

@@ -46,7 +46,8 @@ class RunSigtermTest {
                     + " -j DNAT --to-destination 127.0.0.1:" + backend.getLocalPort() + "\n");
             String java = Paths.get(System.getProperty("java.home"), "bin", "java").toString();
             Process nthlb = new ProcessBuilder(List.of(java, "-cp", System.getProperty("java.class.path"),
-                    "io.nthlb.Main", "run", "--threads", "1", "--drain-timeout", "30s", rules.toString()))
+                    "io.nthlb.Main", "run", "--threads", "1", "--drain-timeout", "30s", "--admin", "127.0.0.1:0",
+                    rules.toString()))
                     .redirectOutput(ProcessBuilder.Redirect.DISCARD)
                     .redirectError(dir.resolve("stderr.log").toFile())
                     .start();
