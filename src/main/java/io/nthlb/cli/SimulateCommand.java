@@ -2,6 +2,8 @@ package io.nthlb.cli;
 
 import io.nthlb.nat.Decision;
 import io.nthlb.nat.NatTable;
+import io.nthlb.rules.LoadResult;
+import io.nthlb.rules.RulesFile;
 import io.nthlb.nat.RandomSource;
 import io.nthlb.rules.Ruleset;
 import java.io.PrintWriter;
@@ -63,15 +65,16 @@ public final class SimulateCommand implements Callable<Integer> {
         }
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        RulesFiles.Loaded loaded = RulesFiles.load(file);
-        if (!loaded.errors().isEmpty()) {
-            loaded.errors().forEach(err::println);
-            err.flush();
+        LoadResult loaded = RulesFile.load(file);
+        loaded.warnings().forEach(err::println);
+        loaded.errors().forEach(err::println);
+        err.flush();
+        if (!loaded.ok()) {
             return 2;
         }
         NatTable table;
         try {
-            table = NatTable.compile(loaded.rules(), null,
+            table = NatTable.compile(loaded.ruleset(), null,
                     seed == null ? RandomSource.threadLocal() : RandomSource.seeded(seed));
         } catch (IllegalArgumentException e) {
             err.println(file + ": " + e.getMessage());

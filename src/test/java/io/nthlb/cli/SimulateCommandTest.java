@@ -162,4 +162,25 @@ class SimulateCommandTest {
         assertThat(run.out()).isEmpty();
         assertThat(run.err()).startsWith(file + ":");
     }
+
+    @Test
+    void seedFileAlternatesBetweenItsTwoBackends() {
+        Run run = run("simulate", "conf/seed.rules", "--dst", "10.0.1.200:80", "-n", "4");
+        assertThat(run.exitCode()).isEqualTo(0);
+        assertThat(run.err()).isEmpty();
+        assertThat(run.out().lines()).containsExactly(
+                "172.16.1.201:80", "172.16.1.202:80", "172.16.1.201:80", "172.16.1.202:80");
+    }
+
+    @Test
+    void badRuleExitsTwoWithIptablesWordsAndTheLine(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("bad.rules");
+        java.nio.file.Files.writeString(file, "# one good rule, one bad\n"
+                + "iptables -t nat -A PREROUTING -d 10.0.1.200 -p tcp --dport 80 -j DNAT --to-destination 172.16.1.201:80\n"
+                + "iptables -t nat -A PREROUTING -d 10.0.1.200 -p tcp --dport 80 -m statistic --mode nth --every 0 -j ACCEPT\n");
+        Run run = run("simulate", file.toString(), "--dst", "10.0.1.200:80");
+        assertThat(run.exitCode()).isEqualTo(2);
+        assertThat(run.out()).isEmpty();
+        assertThat(run.err()).contains(file + ":3: statistic: bad value for option \"--every\", or out of range (1-4294967295).");
+    }
 }
