@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Helpers for bench/run (stdlib only).
 
-  waitport HOST PORT SECONDS          wait until HOST:PORT accepts; print the ms it took; exit 1 on timeout
+  waitport HOST PORT SECONDS [PID]    wait until HOST:PORT accepts; print the ms it took; exit 1 on timeout
   idle HOST PORT N SECONDS            open N idle connections, print "open K", hold them until stdin closes
                                       or SECONDS pass, then close them
   rss PID...                          the summed VmRSS (KiB) of each PID and its children
@@ -18,10 +18,18 @@ import sys
 import time
 
 
-def waitport(host, port, seconds):
+def _alive(pid):
+    try:
+        return "\tZ" not in [l for l in open("/proc/%s/status" % pid) if l.startswith("State:")][0]
+    except OSError:
+        return False
+
+
+def waitport(host, port, seconds, pid=None):
+    """Poll until the port accepts; give up at the deadline, or at once when process PID has exited."""
     t0 = time.monotonic()
     deadline = t0 + float(seconds)
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and (pid is None or _alive(pid)):
         s = socket.socket()
         s.settimeout(0.5)
         try:
@@ -96,7 +104,8 @@ def wrk(path):
         p[q] = "%.3f" % _ms(*m.groups()) if m else ""
     errs = re.search(r"Socket errors: (.*)", text)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    print(rps.group(1) if rps else "", mbps, p["50"], p["99"],
+    # "-" for a figure this run did not give, so the shell's `read` keeps the columns apart.
+    print(rps.group(1) if rps else "-", mbps or "-", p["50"] or "-", p["99"] or "-",
           "errors" if (errs or non2xx) else "ok")
 
 
