@@ -1,5 +1,6 @@
 package io.nthlb.admin;
 
+import io.nthlb.proxy.Addresses;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
@@ -84,7 +85,7 @@ public record AdminAddress(InetSocketAddress socketAddress) {
 
     /** {@code HOST:PORT} as a URL authority ({@code http://} + this), IPv6 in brackets. */
     public String authority() {
-        return HostPort.text(socketAddress);
+        return Addresses.format(socketAddress);
     }
 
     @Override

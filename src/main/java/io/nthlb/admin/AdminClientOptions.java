@@ -8,7 +8,7 @@ public final class AdminClientOptions {
 
     @Option(names = "--admin", paramLabel = "HOST:PORT", defaultValue = AdminAddress.DEFAULT,
             converter = AddressConverter.class,
-            description = "The admin endpoint of the running nthlb. Default: ${DEFAULT-VALUE}.")
+            description = "the admin endpoint of the running nthlb (default: ${DEFAULT-VALUE})")
     AdminAddress address;
 
     public AdminClient client() {

@@ -17,12 +17,12 @@ public final class AdminOptions {
     CommandSpec mixee;
 
     @Option(names = "--admin", paramLabel = "HOST:PORT|off", defaultValue = AdminAddress.DEFAULT,
-            description = "Where the admin endpoint (/rules, /save, /metrics, /healthz, /reload) listens,"
-                    + " or 'off'. Default: ${DEFAULT-VALUE}.")
+            description = "where the admin endpoint (/rules, /save, /metrics, /healthz, /reload) listens, or off"
+                    + " (default: ${DEFAULT-VALUE})")
     String admin = AdminAddress.DEFAULT;
 
     @Option(names = "--admin-allow-remote",
-            description = "Let --admin name a non-loopback address. The endpoint has no authentication.")
+            description = "let --admin name a non-loopback address (the endpoint has no authentication)")
     boolean allowRemote;
 
     /**

@@ -60,12 +60,18 @@ public final class AdminServer implements AutoCloseable {
      * @param allowRemote whether a non-loopback address may be bound; the admin endpoint has no
      *                    authentication, so listening beyond loopback has to be asked for explicitly
      * @throws IllegalArgumentException for a non-loopback address without {@code allowRemote}
-     * @throws IOException              when the address cannot be bound
+     * @throws IOException              when the address cannot be bound; the message says what to do
      */
     public static AdminServer start(AdminAddress address, boolean allowRemote, TableListing table,
                                     ReloadAction reload, PrometheusRegistry registry) throws IOException {
         address.requireListenable(allowRemote);
-        HttpServer server = HttpServer.create(address.socketAddress(), 0);
+        HttpServer server;
+        try {
+            server = HttpServer.create(address.socketAddress(), 0);
+        } catch (IOException e) {
+            throw new IOException("cannot listen on " + address + " for the admin endpoint: " + e.getMessage()
+                    + " (choose another with --admin HOST:PORT, or turn it off with --admin off)", e);
+        }
         ExecutorService executor = Executors.newSingleThreadExecutor(runnable -> {
             Thread thread = new Thread(runnable, "nthlb-admin");
             thread.setDaemon(true);

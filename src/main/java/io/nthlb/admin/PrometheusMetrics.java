@@ -1,8 +1,13 @@
 package io.nthlb.admin;
 
+import io.nthlb.nat.NatTable;
+import io.nthlb.nat.RuleCounters;
+import io.nthlb.proxy.Addresses;
+import io.nthlb.rules.Chain;
 import io.prometheus.metrics.core.datapoints.CounterDataPoint;
 import io.prometheus.metrics.core.datapoints.GaugeDataPoint;
 import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
@@ -11,6 +16,7 @@ import java.net.InetSocketAddress;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.IntSupplier;
+import java.util.function.Supplier;
 
 /**
  * The Prometheus registry of one running nthlb and the instruments the data path increments, named as
@@ -72,20 +78,85 @@ public final class PrometheusMetrics {
 
     /** The instruments of one backend, created on first use and the same object ever after. */
     public Backend backend(InetSocketAddress backend) {
-        return backends.computeIfAbsent(backend, address -> new Backend(HostPort.text(address)));
+        return backends.computeIfAbsent(backend, address -> new Backend(Addresses.format(address)));
     }
 
     /** The instruments of one listener, created on first use and the same object ever after. */
     public Listener listener(InetSocketAddress listener) {
-        return listeners.computeIfAbsent(listener, address -> new Listener(HostPort.text(address)));
+        return listeners.computeIfAbsent(listener, address -> new Listener(Addresses.format(address)));
     }
 
-    /** Exposes {@code nthlb_listeners}, read from {@code openListeners} at each scrape. */
-    public void watchListeners(IntSupplier openListeners) {
+    /**
+     * Exposes {@code nthlb_listeners} and {@code nthlb_downstream_cx_active}, read from the data plane at each
+     * scrape.
+     */
+    public void watchDataPlane(IntSupplier listenAddresses, IntSupplier openConnections) {
         GaugeWithCallback.builder().name("nthlb_listeners")
-                .help("Listening sockets open now (one per address the rules send traffic to).")
-                .callback(callback -> callback.call(openListeners.getAsInt()))
+                .help("Addresses listened on now (one per address and port the rules send traffic to).")
+                .callback(callback -> callback.call(listenAddresses.getAsInt()))
                 .register(registry);
+        GaugeWithCallback.builder().name("nthlb_downstream_cx_active")
+                .help("Client connections open now.")
+                .callback(callback -> callback.call(openConnections.getAsInt()))
+                .register(registry);
+    }
+
+    /**
+     * Exposes the running table's own counters: {@code nthlb_rule_connections_total} and
+     * {@code nthlb_rule_bytes_total} by chain and rule number, {@code nthlb_chain_policy_connections_total} and
+     * {@code ..._bytes_total} by chain. They are read from the table at each scrape, so they cost the data path
+     * nothing beyond the counters the table keeps anyway, and always agree with {@code list}.
+     */
+    public void watchTable(Supplier<NatTable> running) {
+        CounterWithCallback.builder().name("nthlb_rule_connections_total")
+                .help("Connections that matched the rule (the pkts column of list).")
+                .labelNames("chain", "rule")
+                .callback(callback -> forEachRule(running.get(),
+                        (chain, number, counters) -> callback.call(counters.packets(), chain, number)))
+                .register(registry);
+        CounterWithCallback.builder().name("nthlb_rule_bytes_total")
+                .help("Payload bytes relayed, both directions, on the connections the rule matched (the bytes"
+                        + " column of list).")
+                .labelNames("chain", "rule")
+                .callback(callback -> forEachRule(running.get(),
+                        (chain, number, counters) -> callback.call(counters.bytes(), chain, number)))
+                .register(registry);
+        CounterWithCallback.builder().name("nthlb_chain_policy_connections_total")
+                .help("Connections that fell off the end of the built-in chain (its policy's packets).")
+                .labelNames("chain")
+                .callback(callback -> forEachPolicy(running.get(),
+                        (chain, counters) -> callback.call(counters.packets(), chain)))
+                .register(registry);
+        CounterWithCallback.builder().name("nthlb_chain_policy_bytes_total")
+                .help("Payload bytes relayed on the connections that fell off the end of the built-in chain.")
+                .labelNames("chain")
+                .callback(callback -> forEachPolicy(running.get(),
+                        (chain, counters) -> callback.call(counters.bytes(), chain)))
+                .register(registry);
+    }
+
+    private interface RuleVisitor {
+        void rule(String chain, String number, RuleCounters counters);
+    }
+
+    private interface PolicyVisitor {
+        void policy(String chain, RuleCounters counters);
+    }
+
+    private static void forEachRule(NatTable table, RuleVisitor visitor) {
+        for (Chain chain : table.ruleset().chains()) {
+            for (int i = 0; i < chain.rules().size(); i++) {
+                visitor.rule(chain.name(), Integer.toString(i + 1), table.counters(chain.name(), i));
+            }
+        }
+    }
+
+    private static void forEachPolicy(NatTable table, PolicyVisitor visitor) {
+        for (Chain chain : table.ruleset().chains()) {
+            if (chain.isBuiltIn()) {
+                visitor.policy(chain.name(), table.policyCounters(chain.name()));
+            }
+        }
     }
 
     /** Counts a reload by its result. */

@@ -1,8 +1,9 @@
 package io.nthlb.admin;
 
-import java.io.IOException;
+import io.nthlb.proxy.Addresses;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
@@ -20,6 +21,10 @@ import org.slf4j.LoggerFactory;
  * <p>A file with errors changes nothing. A valid file whose listeners cannot all be opened (an address in
  * use, say) changes nothing either: the listeners this reload opened are closed again and the old table
  * stays. Reloads are serialised, whether asked for by SIGHUP or over HTTP.
+ *
+ * <p>The proxy's {@code ListenerSet.reconcile} opens and closes in one step; a reload needs the table switch
+ * between the two (a new listener must not accept for the old table, a closing one not for the new), so
+ * it takes the steps itself.
  *
  * @param <T> the compiled table (the nat workstream's {@code NatTable} in nthlb; anything in tests)
  */
@@ -42,7 +47,8 @@ public final class Reloader<T> implements ReloadAction {
     public record Compiled<T>(T table, List<String> errors, Set<InetSocketAddress> listenAddresses, String summary) {
         public Compiled {
             errors = List.copyOf(errors);
-            listenAddresses = Set.copyOf(listenAddresses);
+            // In the table's order, so listeners open in a predictable order.
+            listenAddresses = Collections.unmodifiableSet(new LinkedHashSet<>(listenAddresses));
         }
 
         public static <T> Compiled<T> of(T table, Set<InetSocketAddress> listenAddresses, String summary) {
@@ -59,8 +65,12 @@ public final class Reloader<T> implements ReloadAction {
         /** The addresses listened on now. */
         Set<InetSocketAddress> addresses();
 
-        /** Opens a listener; on failure nothing is left open for this address. */
-        void open(InetSocketAddress address) throws IOException;
+        /**
+         * Opens a listener; on failure nothing is left open for this address.
+         *
+         * @throws RuntimeException whose message names the address and says why, for the user
+         */
+        void open(InetSocketAddress address);
 
         /** Closes a listener; connections it accepted go on. */
         void close(InetSocketAddress address);
@@ -130,10 +140,9 @@ public final class Reloader<T> implements ReloadAction {
             try {
                 listeners.open(address);
                 opened.add(address);
-            } catch (IOException | RuntimeException e) {
+            } catch (RuntimeException e) {
                 opened.forEach(listeners::close);
-                return ReloadOutcome.failed("cannot listen on " + HostPort.text(address) + ": "
-                        + e.getMessage());
+                return ReloadOutcome.failed(e.getMessage());
             }
         }
         install.accept(compiled.table());
@@ -151,7 +160,7 @@ public final class Reloader<T> implements ReloadAction {
 
     private static String labels(Set<InetSocketAddress> addresses) {
         List<String> labels = new ArrayList<>();
-        addresses.forEach(address -> labels.add(HostPort.text(address)));
+        addresses.forEach(address -> labels.add(Addresses.format(address)));
         return String.join(" ", labels);
     }
 }

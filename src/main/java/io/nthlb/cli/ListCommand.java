@@ -24,10 +24,10 @@ public final class ListCommand implements Callable<Integer> {
     @Mixin
     AdminClientOptions admin;
 
-    @Option(names = "-x", description = "Exact numbers, as iptables -x: no K, M, G past 99999.")
+    @Option(names = "-x", description = "exact numbers, as iptables -x does: no K, M, G past 99999")
     boolean exact;
 
-    @Parameters(arity = "0..1", paramLabel = "CHAIN", description = "Only this chain.")
+    @Parameters(arity = "0..1", paramLabel = "CHAIN", description = "only this chain")
     String chain;
 
     @Override

@@ -1,14 +1,178 @@
 package io.nthlb.cli;
 
+import io.nthlb.admin.AdminOptions;
+import io.nthlb.admin.AdminPlane;
+import io.nthlb.admin.DataPlane;
+import io.nthlb.admin.PrometheusMetrics;
+import io.nthlb.admin.PrometheusRelayObserver;
+import io.nthlb.nat.NatTable;
+import io.nthlb.proxy.ListenException;
+import io.nthlb.proxy.ProxyOptions;
+import io.nthlb.proxy.Transport;
+import io.nthlb.proxy.UnavailableTransportException;
+import io.nthlb.rules.LoadResult;
+import io.nthlb.rules.RuleError;
+import io.nthlb.rules.RulesFile;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
-/** {@code nthlb run}: not built yet; the issue that owns it replaces this class. */
-@Command(name = "run", mixinStandardHelpOptions = true, description = "(not built yet)")
+/** {@code nthlb run FILE}: listen where the file's nat rules send traffic and relay each new connection. */
+@Command(name = "run", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Listen where FILE's nat rules send TCP traffic, send each new connection where the kernel's"
+                + " rules would, and relay its bytes both ways until both sides are done.",
+                "SIGTERM or SIGINT stops accepting and drains open connections; a second one exits at once."},
+        exitCodeListHeading = "%nExit status:%n",
+        exitCodeList = {"0:stopped by SIGTERM or SIGINT after draining",
+                "1:an unexpected failure",
+                "2:the rules file has errors, or a listener could not be opened"})
 public final class RunCommand implements Callable<Integer> {
+
+    private static final Logger log = LoggerFactory.getLogger(RunCommand.class);
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "FILE",
+            description = "the rules: iptables -t nat commands, or an iptables-save file")
+    Path file;
+
+    @Mixin
+    DataPlaneOptions dataPlane = new DataPlaneOptions();
+
+    @Mixin
+    AdminOptions admin = new AdminOptions();
+
+    @Option(names = "--drain-timeout", paramLabel = "DURATION", defaultValue = "30s", converter = DurationConverter.class,
+            description = "on SIGTERM/SIGINT, how long open connections may take to finish before they are reset"
+                    + " (default: ${DEFAULT-VALUE})")
+    Duration drainTimeout;
+
+    /** Where a shutdown request comes from: the process's signals unless a test supplies its own. */
+    ShutdownSignals signals;
+    /** Completed with the running balancer once it listens, for tests that run the command in-process. */
+    final CompletableFuture<LoadBalancer> started = new CompletableFuture<>();
+
     @Override
-    public Integer call() {
-        System.err.println("nthlb run: not built yet");
-        return 1;
+    public Integer call() throws InterruptedException {
+        try {
+            return serve();
+        } finally {
+            // A start-up that failed never listens; tests waiting on it must not wait forever.
+            started.completeExceptionally(new IllegalStateException("nthlb run did not start"));
+        }
+    }
+
+    private int serve() throws InterruptedException {
+        PrintWriter err = spec.commandLine().getErr();
+        LoadResult rules = RulesFile.load(file);
+        // Printed as check prints them, so run and check say the same things about a file.
+        rules.warnings().forEach(err::println);
+        rules.errors().forEach(err::println);
+        err.flush();
+        if (!rules.ok()) {
+            return 2;
+        }
+        NatTable table = NatTable.compile(rules.ruleset());
+        if (!table.listenErrors().isEmpty()) {
+            for (RuleError e : table.listenErrors()) {
+                err.println(e);
+            }
+            err.flush();
+            return 2;
+        }
+        if (table.listenAddresses().isEmpty()) {
+            err.println(file + ": no PREROUTING rule DNATs or REDIRECTs TCP traffic, so there is nothing to listen on");
+            err.flush();
+            return 2;
+        }
+        ProxyOptions options;
+        try {
+            options = dataPlane.toProxyOptions();
+        } catch (UnavailableTransportException | IllegalArgumentException e) {
+            err.println("nthlb run: " + e.getMessage());
+            err.flush();
+            return 2;
+        }
+        admin.address(); // a bad or non-loopback --admin is a usage error before anything listens
+        PrometheusMetrics metrics = new PrometheusMetrics();
+        // Caught before listening, so a signal that arrives during start-up still drains.
+        ShutdownSignals signals = this.signals != null ? this.signals : ShutdownSignals.install();
+        LoadBalancer balancer;
+        try {
+            balancer = LoadBalancer.start(table, options, new PrometheusRelayObserver(metrics));
+        } catch (ListenException e) {
+            err.println("nthlb run: " + e.getMessage());
+            err.flush();
+            return 2;
+        }
+        log.info("{} rule(s) from {}; transport {}, {} event-loop thread(s)", rules.ruleset().ruleCount(), file,
+                options.transport().label(), options.threads());
+        AdminPlane adminPlane;
+        try {
+            adminPlane = AdminPlane.start(admin, file,
+                    DataPlane.of(balancer.server(), balancer::table, balancer::install), metrics);
+        } catch (IOException e) {
+            err.println("nthlb run: " + e.getMessage());
+            err.flush();
+            balancer.close();
+            return 2;
+        }
+        started.complete(balancer);
+        String signal = signals.await();
+        log.info("{} received", signal);
+        adminPlane.close();
+        balancer.drain(drainTimeout);
+        return 0;
+    }
+
+    /** The options {@code run} and {@code demo} share: how the data plane runs. */
+    public static final class DataPlaneOptions {
+        @Option(names = "--transport", paramLabel = "NAME", defaultValue = "epoll",
+                description = "epoll, nio or io_uring (default: ${DEFAULT-VALUE}; falls back to nio, with a warning,"
+                        + " where epoll is not available; io_uring only when asked for)")
+        String transport;
+
+        @Option(names = "--threads", paramLabel = "N",
+                description = "event-loop threads (default: the number of cores)")
+        Integer threads;
+
+        @Option(names = "--connect-timeout", paramLabel = "DURATION", defaultValue = "5s",
+                converter = DurationConverter.class,
+                description = "how long a backend has to accept a connection before the client is reset"
+                        + " (default: ${DEFAULT-VALUE})")
+        Duration connectTimeout;
+
+        @Option(names = "--idle-timeout", paramLabel = "DURATION", defaultValue = "5d",
+                converter = DurationConverter.class,
+                description = "reset both sides of a connection that carried nothing either way for this long"
+                        + " (default: ${DEFAULT-VALUE}, conntrack's established timeout)")
+        Duration idleTimeout;
+
+        @Option(names = "--bind-any",
+                description = "set IP_FREEBIND on listeners, so a standby host can listen on a VIP before it owns"
+                        + " it (epoll and io_uring only)")
+        boolean bindAny;
+
+        /** The proxy's options; the transport resolved (epoll falling back to nio). */
+        public ProxyOptions toProxyOptions() {
+            Transport chosen = Transport.resolve(Transport.forLabel(transport));
+            ProxyOptions o = ProxyOptions.defaults(chosen)
+                    .withConnectTimeout(connectTimeout)
+                    .withIdleTimeout(idleTimeout)
+                    .withBindAny(bindAny);
+            return threads == null ? o : o.withThreads(threads);
+        }
     }
 }

@@ -21,7 +21,7 @@ public final class SaveCommand implements Callable<Integer> {
     @Mixin
     AdminClientOptions admin;
 
-    @Option(names = {"-c", "--counters"}, description = "Include [pkts:bytes] for every chain and rule.")
+    @Option(names = {"-c", "--counters"}, description = "put [pkts:bytes] before every rule, as iptables-save -c does")
     boolean counters;
 
     @Override

@@ -161,6 +161,16 @@ class AdminServerTest {
     }
 
     @Test
+    void aTakenPortIsAnErrorThatSaysWhatToDo() throws Exception {
+        int port = start().address().socketAddress().getPort();
+        assertThatThrownBy(() -> AdminServer.start(AdminAddress.parse("127.0.0.1:" + port), false, ECHO,
+                () -> null, metrics.registry()))
+                .isInstanceOf(IOException.class)
+                .hasMessageStartingWith("cannot listen on 127.0.0.1:" + port + " for the admin endpoint: ")
+                .hasMessageEndingWith("(choose another with --admin HOST:PORT, or turn it off with --admin off)");
+    }
+
+    @Test
     void closeReleasesThePort() throws Exception {
         int port = start().address().socketAddress().getPort();
         server.close();

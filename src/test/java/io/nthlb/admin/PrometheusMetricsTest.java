@@ -1,12 +1,17 @@
 package io.nthlb.admin;
 
+import io.nthlb.proxy.Addresses;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.nthlb.nat.NatTable;
+import io.nthlb.rules.LoadResult;
+import io.nthlb.rules.RulesParser;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 class PrometheusMetricsTest {
@@ -61,12 +66,12 @@ class PrometheusMetricsTest {
     }
 
     @Test
-    void listenerCountersAndTheListenerGaugeAreExposed() throws IOException {
+    void listenerCountersAndTheDataPlaneGaugesAreExposed() throws IOException {
         PrometheusMetrics.Listener l = metrics.listener(new InetSocketAddress("127.0.0.1", 8080));
         l.accepted();
         l.accepted();
         l.acceptError();
-        metrics.watchListeners(() -> 3);
+        metrics.watchDataPlane(() -> 3, () -> 7);
 
         PrometheusText text = scrape();
 
@@ -74,6 +79,42 @@ class PrometheusMetricsTest {
         assertThat(text.sample("nthlb_downstream_cx_accept_errors_total{listener=\"127.0.0.1:8080\"}"))
                 .isEqualTo(1.0);
         assertThat(text.sample("nthlb_listeners")).isEqualTo(3.0);
+        assertThat(text.sample("nthlb_downstream_cx_active")).isEqualTo(7.0);
+    }
+
+    @Test
+    void ruleAndPolicyCountersAreReadFromTheRunningTableAtEachScrape() throws IOException {
+        LoadResult loaded = RulesParser.parse("t.rules",
+                new SeedRules().vip(80, new InetSocketAddress("127.0.0.1", 8081), new InetSocketAddress("127.0.0.1", 8082))
+                        .text());
+        AtomicReference<NatTable> running = new AtomicReference<>(NatTable.compile(loaded.ruleset()));
+        metrics.watchTable(running::get);
+        InetSocketAddress client = new InetSocketAddress("127.0.0.2", 40000);
+        InetSocketAddress vip = new InetSocketAddress("127.0.0.1", 80);
+        for (int i = 0; i < 3; i++) {
+            running.get().decide(client, vip).addBytes(1000);
+        }
+        running.get().decide(client, new InetSocketAddress("127.0.0.1", 81));
+
+        PrometheusText first = scrape();
+        running.get().decide(client, vip).addBytes(1);
+        PrometheusText second = scrape();
+        running.set(NatTable.compile(RulesParser.parse("t.rules", "").ruleset(), running.get()));
+        PrometheusText afterReload = scrape();
+
+        String rule1 = "{chain=\"PREROUTING\",rule=\"1\"}";
+        String rule2 = "{chain=\"PREROUTING\",rule=\"2\"}";
+        assertThat(first.sample("nthlb_rule_connections_total" + rule1)).isEqualTo(2.0);
+        assertThat(first.sample("nthlb_rule_bytes_total" + rule1)).isEqualTo(2000.0);
+        assertThat(first.sample("nthlb_rule_connections_total" + rule2)).isEqualTo(1.0);
+        assertThat(first.sample("nthlb_chain_policy_connections_total{chain=\"PREROUTING\"}")).isEqualTo(1.0);
+        assertThat(first.sample("nthlb_chain_policy_bytes_total{chain=\"OUTPUT\"}")).isEqualTo(0.0);
+        assertThat(first.types).containsEntry("nthlb_rule_bytes_total", "counter");
+        assertThat(second.sample("nthlb_rule_connections_total" + rule2)).isEqualTo(2.0);
+        assertThat(second.sample("nthlb_rule_bytes_total" + rule2)).isEqualTo(1001.0);
+        // The rules are gone from the running table, so their series are too.
+        assertThat(afterReload.sample("nthlb_rule_connections_total" + rule1)).isNull();
+        assertThat(afterReload.sample("nthlb_chain_policy_connections_total{chain=\"PREROUTING\"}")).isEqualTo(1.0);
     }
 
     @Test
@@ -97,7 +138,7 @@ class PrometheusMetricsTest {
 
     @Test
     void anIpv6BackendIsLabelledInBrackets() {
-        assertThat(HostPort.text(new InetSocketAddress("::1", 80))).isEqualTo("[0:0:0:0:0:0:0:1]:80");
+        assertThat(Addresses.format(new InetSocketAddress("::1", 80))).isEqualTo("[0:0:0:0:0:0:0:1]:80");
     }
 
     private PrometheusText scrape() throws IOException {

@@ -1,9 +1,8 @@
 package io.nthlb.admin;
 
+import io.nthlb.proxy.Addresses;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.IOException;
-import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -114,17 +113,18 @@ class ReloaderTest {
         }
 
         @Override
-        public void open(InetSocketAddress address) throws IOException {
+        public void open(InetSocketAddress address) {
             if (address.equals(failing)) {
-                throw new BindException("Address already in use");
+                throw new IllegalStateException("cannot listen on " + Addresses.format(address)
+                        + ": Address already in use");
             }
-            events.add("open " + HostPort.text(address));
+            events.add("open " + Addresses.format(address));
             addresses.add(address);
         }
 
         @Override
         public void close(InetSocketAddress address) {
-            events.add("close " + HostPort.text(address));
+            events.add("close " + Addresses.format(address));
             addresses.remove(address);
         }
     }

@@ -1,0 +1,47 @@
+package io.nthlb.nat;
+
+import io.nthlb.rules.Chain;
+
+/** One chain of the run-time table: its compiled rules, its policy counters and its candidate index. */
+final class CompiledChain {
+
+    final String name;
+    /** The policy of a built-in chain, or {@code null} for a user chain. */
+    final String policy;
+    final CompiledRule[] rules;
+    /** The policy's counters (a built-in chain), or {@code null}. */
+    final RuleCounters policyCounters;
+    /** {@code PREROUTING policy ACCEPT}, for logs. */
+    final String policyLabel;
+    /** Set by {@link #index()} once the rules are in; published with the table's final fields. */
+    private CandidateIndex index;
+    /** The candidate list when no rule is filed under a key (most small chains), read without the index. */
+    private int[] allRules;
+
+    /** A chain whose {@code rules} array is still to be filled; call {@link #index()} after. */
+    CompiledChain(Chain chain, CompiledRule[] rules, RuleCounters policyCounters) {
+        this.name = chain.name();
+        this.policy = chain.policy();
+        this.rules = rules;
+        this.policyCounters = policyCounters;
+        this.policyLabel = policy == null ? null : name + " policy " + policy;
+    }
+
+    /**
+     * Builds the candidate index once {@link #rules} is filled. The chain object is made before its rules so
+     * that a walk, which reads the chain and then its rules, finds them next to each other in memory.
+     */
+    void index() {
+        this.index = CandidateIndex.of(rules);
+        this.allRules = index.unkeyedOnly() ? index.candidates(0, 0) : null;
+    }
+
+    /** The rules a connection to {@code localIp:localPort} may match: see {@link CandidateIndex}. */
+    int[] candidates(int localIp, int localPort) {
+        return allRules != null ? allRules : index.candidates(localIp, localPort);
+    }
+
+    boolean isBuiltIn() {
+        return policy != null;
+    }
+}

@@ -1,0 +1,269 @@
+package io.nthlb.nat;
+
+import io.nthlb.rules.AddressMatch;
+import io.nthlb.rules.Chain;
+import io.nthlb.rules.DnatTarget;
+import io.nthlb.rules.JumpTarget;
+import io.nthlb.rules.MarkMatch;
+import io.nthlb.rules.Match;
+import io.nthlb.rules.MultiportMatch;
+import io.nthlb.rules.PortMatch;
+import io.nthlb.rules.PortRange;
+import io.nthlb.rules.ProtocolMatch;
+import io.nthlb.rules.RedirectTarget;
+import io.nthlb.rules.Rule;
+import io.nthlb.rules.RuleError;
+import io.nthlb.rules.Ruleset;
+import io.nthlb.rules.Target;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * Where nthlb must listen so that the connections PREROUTING rewrites reach it, derived from the rules.
+ *
+ * <p>Every path from PREROUTING to a DNAT or REDIRECT rule is followed through its jumps and gotos, and the
+ * destination constraints along it are combined: the {@code -d} options and the destination ports of
+ * {@code -m tcp --dport} and {@code -m multiport --dports} (several on one path intersect). The path then
+ * needs a listener on each of its ports, bound to its {@code -d} host when one {@code -d} on the path names a
+ * single host ({@code /32}, not negated) and to the wildcard address otherwise. Options that only narrow what
+ * reaches the listener (a network {@code -d}, a negated port, {@code -s}, statistic) are left to the table,
+ * which decides each accepted connection anyway; earlier rules that would catch the traffic first are not
+ * considered either, so the plan may listen on more than strictly needed, never on less.
+ *
+ * <p>A wildcard listener on a port covers every address, so host listeners on the same port are dropped.
+ * A path with no destination port restriction, or with more than {@value #MAX_PORTS_PER_PATH} ports, cannot
+ * sensibly be served by userspace listeners and gives an error naming the rewriting rule (its file and line)
+ * and the path ({@code PREROUTING:3 -> KUBE-SVC-X:1}). Paths that cannot match a TCP connection at all are
+ * ignored.
+ */
+public final class ListenPlan {
+
+    /** The most ports one DNAT or REDIRECT path may need: each is a socket held open. */
+    public static final int MAX_PORTS_PER_PATH = 1024;
+
+    private final List<ListenAddress> addresses;
+    private final List<RuleError> errors;
+
+    private ListenPlan(List<ListenAddress> addresses, List<RuleError> errors) {
+        this.addresses = List.copyOf(addresses);
+        this.errors = List.copyOf(errors);
+    }
+
+    /** The listeners, sorted by port and then address (wildcard first). */
+    public List<ListenAddress> addresses() {
+        return addresses;
+    }
+
+    /** The paths that cannot be served, in the order of the rules. */
+    public List<RuleError> errors() {
+        return errors;
+    }
+
+    /** Derives the plan from the PREROUTING chain of {@code rules} and the chains it reaches. */
+    public static ListenPlan of(Ruleset rules) {
+        Map<String, Chain> chains = rules.byName();
+        Walk walk = new Walk(chains);
+        Chain prerouting = chains.get(NatTable.DECIDING_CHAIN);
+        if (prerouting != null) {
+            walk.chain(prerouting, null);
+        }
+        Set<Integer> wildcardPorts = new HashSet<>();
+        for (ListenAddress a : walk.found) {
+            if (a.isWildcard()) {
+                wildcardPorts.add(a.port());
+            }
+        }
+        TreeSet<ListenAddress> kept = new TreeSet<>();
+        for (ListenAddress a : walk.found) {
+            if (a.isWildcard() || !wildcardPorts.contains(a.port())) {
+                kept.add(a);
+            }
+        }
+        return new ListenPlan(new ArrayList<>(kept), new ArrayList<>(walk.errors));
+    }
+
+    /** The depth-first walk over the rule paths; the path's constraints are stacks, pushed and popped per rule. */
+    private static final class Walk {
+        final Map<String, Chain> chains;
+        final Set<ListenAddress> found = new HashSet<>();
+        final Set<RuleError> errors = new LinkedHashSet<>();
+        /** The {@code -d} options on the path. */
+        final ArrayDeque<AddressMatch> addresses = new ArrayDeque<>();
+        /** The rules on the path, as chain and 0-based index, for error messages. */
+        final ArrayDeque<Chain> pathChains = new ArrayDeque<>();
+        final ArrayDeque<Integer> pathRules = new ArrayDeque<>();
+        final Set<String> onPath = new HashSet<>();
+
+        Walk(Map<String, Chain> chains) {
+            this.chains = chains;
+        }
+
+        /**
+         * @param ports the destination ports the path allows, as disjoint sorted ranges, or {@code null} for any
+         */
+        void chain(Chain chain, List<PortRange> ports) {
+            // The set of chains on the path keeps a looping table from recursing forever.
+            if (!onPath.add(chain.name())) {
+                return;
+            }
+            List<Rule> rules = chain.rules();
+            for (int i = 0; i < rules.size(); i++) {
+                Rule rule = rules.get(i);
+                Target target = rule.target();
+                boolean rewrites = target instanceof DnatTarget || target instanceof RedirectTarget;
+                if (!(rewrites || target instanceof JumpTarget) || !canMatchTcp(rule)) {
+                    continue;
+                }
+                List<PortRange> rulePorts = ports;
+                for (Match match : rule.matches()) {
+                    List<PortRange> required = destinationPorts(match);
+                    if (required != null) {
+                        rulePorts = rulePorts == null ? normalise(required) : intersect(rulePorts, required);
+                    }
+                }
+                if (rulePorts != null && rulePorts.isEmpty()) {
+                    continue;
+                }
+                boolean addsAddress = rule.destination() != null && !rule.destination().isAny();
+                if (addsAddress) {
+                    addresses.push(rule.destination());
+                }
+                pathChains.addLast(chain);
+                pathRules.addLast(i);
+                if (rewrites) {
+                    listen(rule, rulePorts);
+                } else {
+                    Chain to = chains.get(((JumpTarget) target).chain());
+                    if (to != null) {
+                        chain(to, rulePorts);
+                    }
+                }
+                pathChains.removeLast();
+                pathRules.removeLast();
+                if (addsAddress) {
+                    addresses.pop();
+                }
+            }
+            onPath.remove(chain.name());
+        }
+
+        private String path() {
+            List<String> labels = new ArrayList<>();
+            var rules = pathRules.iterator();
+            for (Chain c : pathChains) {
+                labels.add(c.name() + ":" + (rules.next() + 1));
+            }
+            return String.join(" -> ", labels);
+        }
+
+        private void listen(Rule rule, List<PortRange> ports) {
+            Integer host = null;
+            for (AddressMatch a : addresses) {
+                if (a.network().isHost() && !a.inverted()) {
+                    host = a.network().address();
+                    break;
+                }
+            }
+            if (host != null) {
+                for (AddressMatch a : addresses) {
+                    if (!a.matches(host)) {
+                        return; // the path's -d options contradict each other: nothing reaches the rule
+                    }
+                }
+            }
+            if (ports == null) {
+                errors.add(new RuleError(rule.origin(), path() + ": " + targetName(rule)
+                        + " of any destination port cannot be served by a userspace listener"
+                        + " (expected: --dport or -m multiport --dports)"));
+                return;
+            }
+            long count = 0;
+            for (PortRange r : ports) {
+                count += r.last() - r.first() + 1;
+            }
+            if (count > MAX_PORTS_PER_PATH) {
+                errors.add(new RuleError(rule.origin(), path() + ": " + targetName(rule) + " of " + count
+                        + " destination ports would need a listener each (expected: at most "
+                        + MAX_PORTS_PER_PATH + ")"));
+                return;
+            }
+            int address = host == null ? ListenAddress.WILDCARD : host;
+            for (PortRange r : ports) {
+                for (int p = r.first(); p <= r.last(); p++) {
+                    found.add(new ListenAddress(address, p));
+                }
+            }
+        }
+    }
+
+    private static String targetName(Rule rule) {
+        return rule.target() instanceof DnatTarget ? "DNAT" : "REDIRECT";
+    }
+
+    /** Whether the parts of a rule that never change can hold for a TCP connection with mark 0. */
+    private static boolean canMatchTcp(Rule rule) {
+        if (rule.protocol() != null && !rule.protocol().matches(ProtocolMatch.TCP)) {
+            return false;
+        }
+        for (Match match : rule.matches()) {
+            if (match instanceof MarkMatch mark && !mark.matches(0)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** The destination ports a match requires, or {@code null} when it does not restrict them. */
+    private static List<PortRange> destinationPorts(Match match) {
+        if (match instanceof PortMatch m && !m.destinationInverted() && !PortRange.ALL.equals(m.destinationPorts())) {
+            return List.of(m.destinationPorts());
+        }
+        if (match instanceof MultiportMatch m && !m.inverted() && m.direction() == MultiportMatch.Direction.DESTINATION) {
+            return m.ports();
+        }
+        return null;
+    }
+
+    /** Sorted, disjoint, merged ranges. */
+    static List<PortRange> normalise(List<PortRange> ranges) {
+        if (ranges.size() == 1 && ranges.get(0).first() <= ranges.get(0).last()) {
+            return ranges; // the usual single --dport: already normal, nothing to allocate
+        }
+        List<PortRange> sorted = new ArrayList<>();
+        for (PortRange r : ranges) {
+            sorted.add(new PortRange(Math.min(r.first(), r.last()), Math.max(r.first(), r.last())));
+        }
+        sorted.sort((x, y) -> Integer.compare(x.first(), y.first()));
+        List<PortRange> out = new ArrayList<>();
+        for (PortRange r : sorted) {
+            if (!out.isEmpty() && out.get(out.size() - 1).last() >= r.first() - 1) {
+                PortRange last = out.remove(out.size() - 1);
+                out.add(new PortRange(last.first(), Math.max(last.last(), r.last())));
+            } else {
+                out.add(r);
+            }
+        }
+        return out;
+    }
+
+    static List<PortRange> intersect(List<PortRange> a, List<PortRange> b) {
+        List<PortRange> nb = normalise(b);
+        List<PortRange> out = new ArrayList<>();
+        for (PortRange x : a) {
+            for (PortRange y : nb) {
+                int first = Math.max(x.first(), y.first());
+                int last = Math.min(x.last(), y.last());
+                if (first <= last) {
+                    out.add(new PortRange(first, last));
+                }
+            }
+        }
+        return normalise(out);
+    }
+}

@@ -1,0 +1,357 @@
+package io.nthlb.nat;
+
+import io.nthlb.rules.Chain;
+import io.nthlb.rules.Rule;
+import io.nthlb.rules.RuleError;
+import io.nthlb.rules.Ruleset;
+import java.net.Inet4Address;
+import java.net.InetSocketAddress;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The nat table at run time: compiled once from a {@link Ruleset}, it decides where each new connection
+ * goes exactly as the kernel's PREROUTING walk would, and keeps the per-rule counters that walk moves.
+ *
+ * <p>The structure is immutable; the counters ({@code pkts}, {@code bytes}, nth positions) are the only
+ * mutable state, and they are lock-free, so {@link #decide} may be called from any number of threads.
+ * Only PREROUTING decides: the other built-in chains are compiled, so that their counters print, but never
+ * walked.
+ */
+public final class NatTable {
+
+    /** The chain that decides: the kernel runs nat PREROUTING on the first packet of a connection. */
+    public static final String DECIDING_CHAIN = "PREROUTING";
+
+    private final Ruleset ruleset;
+    private final Map<String, CompiledChain> chains;
+    private final CompiledChain prerouting;
+    private final RandomSource random;
+    private final ListenPlan listenPlan;
+
+    private NatTable(Ruleset ruleset, Map<String, CompiledChain> chains, CompiledChain prerouting,
+                     RandomSource random) {
+        this.ruleset = ruleset;
+        this.chains = chains;
+        this.prerouting = prerouting;
+        this.random = random;
+        this.listenPlan = ListenPlan.of(ruleset);
+    }
+
+    /** Compiles a table with fresh counters and a thread-local random source. */
+    public static NatTable compile(Ruleset rules) {
+        return compile(rules, null, RandomSource.threadLocal());
+    }
+
+    /**
+     * Compiles a table for a reload: a rule of {@code rules} that is unchanged from {@code previous} (same
+     * chain, equal ignoring its origin, and the same position among its equals in that chain) keeps its
+     * counters and its nth position, and built-in chains keep their policy counters. The random source is
+     * the previous table's. {@code previous} may be {@code null}.
+     */
+    public static NatTable compile(Ruleset rules, NatTable previous) {
+        return compile(rules, previous, previous == null ? RandomSource.threadLocal() : previous.random);
+    }
+
+    /**
+     * Compiles a table that draws its random numbers from {@code random} (a seeded source makes
+     * {@code --mode random} reproducible), carrying state over from {@code previous} when not {@code null}.
+     *
+     * @throws IllegalArgumentException when a rule jumps to a chain that does not exist or chains loop
+     */
+    public static NatTable compile(Ruleset rules, NatTable previous, RandomSource random) {
+        ChainCompiler compiler = new ChainCompiler(rules.byName(), previous);
+        // PREROUTING first, so that everything a walk reaches is allocated in the order it is reached.
+        compiler.compile(DECIDING_CHAIN);
+        Map<String, CompiledChain> chains = new LinkedHashMap<>();
+        for (Chain chain : rules.chains()) {
+            chains.put(chain.name(), compiler.compile(chain.name()));
+        }
+        CompiledChain prerouting = chains.get(DECIDING_CHAIN);
+        if (prerouting == null) {
+            // A file without PREROUTING rules still has the built-in chain, with its default policy.
+            CompiledChain before = previous == null ? null : previous.chains.get(DECIDING_CHAIN);
+            prerouting = compileChain(new Chain(DECIDING_CHAIN, "ACCEPT", List.of()), before, null);
+        }
+        for (CompiledChain chain : chains.values()) {
+            for (CompiledRule rule : chain.rules) {
+                if (rule.jumpChain != null) {
+                    CompiledChain to = chains.get(rule.jumpChain);
+                    if (to == null || to.isBuiltIn()) {
+                        throw new IllegalArgumentException(rule.rule.origin() + ": " + rule.label()
+                                + " jumps to " + rule.jumpChain + " (expected: a user chain)");
+                    }
+                    rule.jumpTo = to;
+                }
+            }
+        }
+        checkNoLoops(chains.values());
+        return new NatTable(rules, chains, prerouting, random);
+    }
+
+    /**
+     * Compiles chains depth first along the jumps: a rule that jumps to a chain not yet compiled has that
+     * chain compiled right after it. A service's KUBE-SERVICES rule, its KUBE-SVC chain and its KUBE-SEP
+     * chains are then allocated side by side, and a decision in a large table misses the cache less.
+     */
+    private static final class ChainCompiler {
+        private final Map<String, Chain> byName;
+        private final NatTable previous;
+        private final Map<String, CompiledChain> done = new HashMap<>();
+        private final Set<String> started = new HashSet<>();
+
+        ChainCompiler(Map<String, Chain> byName, NatTable previous) {
+            this.byName = byName;
+            this.previous = previous;
+        }
+
+        /** The compiled chain, or {@code null} when there is no such chain or it is being compiled. */
+        CompiledChain compile(String name) {
+            CompiledChain chain = done.get(name);
+            if (chain != null || !byName.containsKey(name) || !started.add(name)) {
+                return chain;
+            }
+            CompiledChain before = previous == null ? null : previous.chains.get(name);
+            chain = compileChain(byName.get(name), before, this);
+            done.put(name, chain);
+            return chain;
+        }
+    }
+
+    private static CompiledChain compileChain(Chain chain, CompiledChain before, ChainCompiler jumps) {
+        // Equal rules are matched up in order: the k-th copy of a rule inherits from the k-th copy before.
+        Map<Rule, ArrayDeque<CompiledRule>> unchanged = new HashMap<>();
+        if (before != null) {
+            for (CompiledRule old : before.rules) {
+                unchanged.computeIfAbsent(CompiledRule.withoutOrigin(old.rule), k -> new ArrayDeque<>()).add(old);
+            }
+        }
+        RuleCounters policyCounters = null;
+        if (chain.isBuiltIn()) {
+            policyCounters = before != null && before.policyCounters != null
+                    ? before.policyCounters : new RuleCounters();
+        }
+        List<Rule> rules = chain.rules();
+        CompiledRule[] compiled = new CompiledRule[rules.size()];
+        CompiledChain result = new CompiledChain(chain, compiled, policyCounters);
+        for (int i = 0; i < compiled.length; i++) {
+            Rule rule = rules.get(i);
+            CompiledRule previous = null;
+            if (!unchanged.isEmpty()) {
+                ArrayDeque<CompiledRule> same = unchanged.get(CompiledRule.withoutOrigin(rule));
+                previous = same == null ? null : same.poll();
+            }
+            compiled[i] = new CompiledRule(rule, i, previous);
+            if (jumps != null && compiled[i].jumpChain != null) {
+                jumps.compile(compiled[i].jumpChain);
+            }
+        }
+        result.index();
+        return result;
+    }
+
+    /** iptables refuses a table whose jumps loop; a looping table would never finish a walk here either. */
+    private static void checkNoLoops(Iterable<CompiledChain> chains) {
+        Map<CompiledChain, Integer> state = new HashMap<>();
+        for (CompiledChain chain : chains) {
+            visit(chain, state, new ArrayDeque<>());
+        }
+    }
+
+    private static void visit(CompiledChain chain, Map<CompiledChain, Integer> state, ArrayDeque<String> path) {
+        Integer s = state.get(chain);
+        if (s != null) {
+            if (s == 1) {
+                path.addLast(chain.name);
+                throw new IllegalArgumentException("chains jump in a loop: " + String.join(" -> ", path));
+            }
+            return;
+        }
+        state.put(chain, 1);
+        path.addLast(chain.name);
+        for (CompiledRule rule : chain.rules) {
+            if (rule.jumpTo != null) {
+                visit(rule.jumpTo, state, path);
+            }
+        }
+        path.removeLast();
+        state.put(chain, 2);
+    }
+
+    /**
+     * Decides where a new connection from {@code clientIp:clientPort} to {@code localIp:localPort} (the
+     * address it reached, i.e. the original destination) goes, moving the counters the kernel would move.
+     * Addresses are IPv4 as big-endian ints, like {@link io.nthlb.rules.Cidr}.
+     */
+    public Decision decide(int clientIp, int clientPort, int localIp, int localPort) {
+        RuleCounters[] credited = new RuleCounters[4];
+        int creditedCount = 0;
+        // The jump stack: where to come back to after a user chain returns. Goto does not push.
+        CompiledChain[] stackChain = null;
+        int[][] stackCandidates = null;
+        int[] stackPosition = null;
+        int depth = 0;
+
+        CompiledChain chain = prerouting;
+        int[] candidates = chain.candidates(localIp, localPort);
+        int position = CandidateIndex.FIRST;
+        while (true) {
+            if (position < candidates.length) {
+                CompiledRule rule = chain.rules[candidates[position++]];
+                if (!rule.matches(clientIp, clientPort, localIp, localPort, random)) {
+                    continue;
+                }
+                rule.packets.increment();
+                if (creditedCount == credited.length) {
+                    credited = Arrays.copyOf(credited, creditedCount * 2);
+                }
+                credited[creditedCount++] = rule.counters;
+                switch (rule.action) {
+                    case CONTINUE:
+                        continue;
+                    case ACCEPT:
+                        return new Decision(null, "ACCEPT", rule, null, credited, creditedCount);
+                    case REWRITE:
+                        return new Decision(rule.rewrite(clientIp, localIp, localPort, random), null,
+                                rule, null, credited, creditedCount);
+                    case JUMP:
+                        if (stackChain == null) {
+                            stackChain = new CompiledChain[4];
+                            stackCandidates = new int[4][];
+                            stackPosition = new int[4];
+                        } else if (depth == stackChain.length) {
+                            stackChain = Arrays.copyOf(stackChain, depth * 2);
+                            stackCandidates = Arrays.copyOf(stackCandidates, depth * 2);
+                            stackPosition = Arrays.copyOf(stackPosition, depth * 2);
+                        }
+                        stackChain[depth] = chain;
+                        stackCandidates[depth] = candidates;
+                        stackPosition[depth] = position;
+                        depth++;
+                        chain = rule.jumpTo;
+                        candidates = chain.candidates(localIp, localPort);
+                        position = CandidateIndex.FIRST;
+                        continue;
+                    case GOTO:
+                        chain = rule.jumpTo;
+                        candidates = chain.candidates(localIp, localPort);
+                        position = CandidateIndex.FIRST;
+                        continue;
+                    case RETURN:
+                        break;
+                    default:
+                        throw new AssertionError(rule.action);
+                }
+            }
+            // RETURN, or the end of a chain (an implicit RETURN): back to the rule after the jump, or, with
+            // nothing on the stack (PREROUTING itself, or a chain reached from it only by gotos), the policy.
+            if (depth == 0) {
+                return policy(prerouting, credited, creditedCount);
+            }
+            depth--;
+            chain = stackChain[depth];
+            candidates = stackCandidates[depth];
+            position = stackPosition[depth];
+        }
+    }
+
+    private static Decision policy(CompiledChain chain, RuleCounters[] credited, int creditedCount) {
+        chain.policyCounters.addPacket();
+        if (creditedCount == credited.length) {
+            credited = Arrays.copyOf(credited, creditedCount + 1);
+        }
+        credited[creditedCount++] = chain.policyCounters;
+        return new Decision(null, chain.policy, null, chain.policyLabel, credited, creditedCount);
+    }
+
+    /**
+     * {@link #decide(int, int, int, int)} for socket addresses: {@code client} is the peer, {@code local}
+     * the address the connection was accepted on. Both must be IPv4.
+     */
+    public Decision decide(InetSocketAddress client, InetSocketAddress local) {
+        return decide(ipv4(client), client.getPort(), ipv4(local), local.getPort());
+    }
+
+    private static int ipv4(InetSocketAddress address) {
+        if (!(address.getAddress() instanceof Inet4Address v4)) {
+            throw new IllegalArgumentException("address: " + address + " (expected: IPv4)");
+        }
+        byte[] b = v4.getAddress();
+        return (b[0] & 0xFF) << 24 | (b[1] & 0xFF) << 16 | (b[2] & 0xFF) << 8 | (b[3] & 0xFF);
+    }
+
+    /** The rules this table was compiled from. */
+    public Ruleset ruleset() {
+        return ruleset;
+    }
+
+    /**
+     * The counters of rule {@code ruleIndex} (0-based, in the order of {@link Chain#rules()}) of a chain.
+     *
+     * @throws IllegalArgumentException when there is no such chain or rule
+     */
+    public RuleCounters counters(String chain, int ruleIndex) {
+        CompiledChain c = chain(chain);
+        if (ruleIndex < 0 || ruleIndex >= c.rules.length) {
+            throw new IllegalArgumentException("ruleIndex: " + ruleIndex + " (expected: 0-" + (c.rules.length - 1)
+                    + " in " + chain + ")");
+        }
+        return c.rules[ruleIndex].counters;
+    }
+
+    /**
+     * The policy counters of a built-in chain.
+     *
+     * @throws IllegalArgumentException when the chain does not exist or is a user chain
+     */
+    public RuleCounters policyCounters(String chain) {
+        CompiledChain c = chain.equals(DECIDING_CHAIN) ? prerouting : chain(chain);
+        if (c.policyCounters == null) {
+            throw new IllegalArgumentException("chain: " + chain + " (expected: a built-in chain)");
+        }
+        return c.policyCounters;
+    }
+
+    private CompiledChain chain(String name) {
+        CompiledChain c = name.equals(DECIDING_CHAIN) ? prerouting : chains.get(name);
+        if (c == null) {
+            throw new IllegalArgumentException("chain: " + name + " (expected: one of " + chains.keySet() + ")");
+        }
+        return c;
+    }
+
+    /**
+     * Where nthlb must listen to receive the connections PREROUTING can DNAT or REDIRECT: one entry per
+     * (address, port), a specific address only when no wildcard covers its port. See {@link ListenPlan}.
+     */
+    public List<ListenAddress> listenAddresses() {
+        return listenPlan.addresses();
+    }
+
+    /** DNAT or REDIRECT paths that a userspace listener cannot serve (no destination port, too many ports). */
+    public List<RuleError> listenErrors() {
+        return listenPlan.errors();
+    }
+
+    /** Every rule's and policy's counters, for debugging: {@code CHAIN:N [pkts:bytes]}. */
+    @Override
+    public String toString() {
+        List<String> lines = new ArrayList<>();
+        for (CompiledChain chain : chains.values()) {
+            if (chain.policyCounters != null) {
+                lines.add(chain.policyLabel + " " + chain.policyCounters);
+            }
+            for (CompiledRule rule : chain.rules) {
+                lines.add(rule.label() + " " + rule.counters);
+            }
+        }
+        return String.join("\n", lines);
+    }
+}

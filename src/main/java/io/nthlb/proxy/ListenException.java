@@ -1,0 +1,45 @@
+package io.nthlb.proxy;
+
+import java.net.InetSocketAddress;
+
+/**
+ * A listener that could not be opened; the message names the address and says what to do about it
+ * ({@code ip addr add}, {@code CAP_NET_BIND_SERVICE}, {@code --bind-any}, or which port is taken).
+ */
+public final class ListenException extends RuntimeException {
+
+    private final InetSocketAddress address;
+
+    ListenException(InetSocketAddress address, String message, Throwable cause) {
+        super(message, cause);
+        this.address = address;
+    }
+
+    /** The address nthlb tried to listen on. */
+    public InetSocketAddress address() {
+        return address;
+    }
+
+    /** The user-facing explanation for a failed bind of {@code address}. */
+    public static ListenException of(InetSocketAddress address, Throwable cause) {
+        String where = Addresses.format(address);
+        String why = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
+        String message;
+        if (why.contains("Cannot assign requested address")) {
+            String host = address.getAddress().getHostAddress();
+            message = "cannot listen on " + where + ": " + host + " is not an address of this host; add it"
+                    + " (ip addr add " + host + "/32 dev lo, or to the interface that receives its traffic),"
+                    + " or start with --bind-any to listen before this host owns it";
+        } else if (why.contains("Permission denied")) {
+            message = "cannot listen on " + where + ": ports below 1024 need root or CAP_NET_BIND_SERVICE"
+                    + " (setcap cap_net_bind_service=+ep on the java binary, or AmbientCapabilities="
+                    + "CAP_NET_BIND_SERVICE in the systemd unit)";
+        } else if (why.contains("Address already in use")) {
+            message = "cannot listen on " + where + ": the port is in use by another program"
+                    + " (ss -ltnp 'sport = :" + address.getPort() + "' shows which); stop it or change the rule";
+        } else {
+            message = "cannot listen on " + where + ": " + why;
+        }
+        return new ListenException(address, message, cause);
+    }
+}

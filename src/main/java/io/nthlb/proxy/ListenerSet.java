@@ -1,0 +1,188 @@
+package io.nthlb.proxy;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.unix.UnixChannelOption;
+import io.netty.util.concurrent.EventExecutor;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The listening sockets, by the address they were asked for. With epoll and io_uring every address gets one
+ * socket per event loop through SO_REUSEPORT, so the kernel spreads new connections over the loops; with NIO
+ * one socket, whose connections are spread over the loops by Netty. Thread-safe: reload calls it from its
+ * own thread.
+ */
+public final class ListenerSet {
+
+    private static final Logger log = LoggerFactory.getLogger(ListenerSet.class);
+
+    private final ProxyOptions options;
+    private final EventLoopGroup group;
+    private final ChannelHandler childHandler;
+    private final RelayObserver observer;
+    private final Map<InetSocketAddress, List<Channel>> open = new LinkedHashMap<>();
+
+    ListenerSet(ProxyOptions options, EventLoopGroup group, ChannelHandler childHandler, RelayObserver observer) {
+        this.options = options;
+        this.group = group;
+        this.childHandler = childHandler;
+        this.observer = observer;
+    }
+
+    /** The addresses listened on now, as they were asked for (port 0 stays 0; see {@link #boundAddress}). */
+    public synchronized Set<InetSocketAddress> addresses() {
+        return Set.copyOf(open.keySet());
+    }
+
+    /** Listening sockets open now (one per event loop per address with SO_REUSEPORT). */
+    public synchronized int socketCount() {
+        int n = 0;
+        for (List<Channel> channels : open.values()) {
+            n += channels.size();
+        }
+        return n;
+    }
+
+    /** Where the listener asked for as {@code address} is bound, or {@code null} when there is none. */
+    public synchronized InetSocketAddress boundAddress(InetSocketAddress address) {
+        List<Channel> channels = open.get(address);
+        return channels == null ? null : (InetSocketAddress) channels.get(0).localAddress();
+    }
+
+    /**
+     * Opens a listener on {@code address}; does nothing when there is one already. On failure nothing is left
+     * open for it.
+     *
+     * @throws ListenException saying why and what to do about it
+     */
+    public synchronized void open(InetSocketAddress address) {
+        if (open.containsKey(address)) {
+            return;
+        }
+        List<Channel> channels = new ArrayList<>();
+        try {
+            if (options.transport().acceptsOnEveryEventLoop()) {
+                InetSocketAddress bindTo = address;
+                for (EventExecutor executor : group) {
+                    EventLoop loop = (EventLoop) executor;
+                    Channel channel = bind(serverBootstrap(loop, loop, true), bindTo);
+                    channels.add(channel);
+                    // With port 0 the first socket picks the port; the others must share that one.
+                    bindTo = (InetSocketAddress) channel.localAddress();
+                }
+            } else {
+                channels.add(bind(serverBootstrap(group, group, false), address));
+            }
+        } catch (ListenException e) {
+            channels.forEach(Channel::close);
+            throw e;
+        }
+        open.put(address, channels);
+        log.info("listening on {} ({}, {} socket{})", Addresses.format((InetSocketAddress) channels.get(0).localAddress()),
+                options.transport().label(), channels.size(), channels.size() == 1 ? "" : "s");
+    }
+
+    /** Closes the listener asked for as {@code address}; the connections it accepted go on. */
+    public synchronized void close(InetSocketAddress address) {
+        List<Channel> channels = open.remove(address);
+        if (channels != null) {
+            channels.forEach(c -> c.close().awaitUninterruptibly());
+            log.info("stopped listening on {}", Addresses.format(address));
+        }
+    }
+
+    /**
+     * Makes the open listeners exactly {@code wanted}: opens the missing ones first, then closes the ones no
+     * longer wanted. If one cannot be opened, the ones this call opened are closed again and the set is as it
+     * was.
+     *
+     * @throws ListenException for the first address that could not be opened
+     */
+    public synchronized void reconcile(Collection<InetSocketAddress> wanted) {
+        Set<InetSocketAddress> toOpen = new LinkedHashSet<>(wanted);
+        toOpen.removeAll(open.keySet());
+        Set<InetSocketAddress> toClose = new LinkedHashSet<>(open.keySet());
+        toClose.removeAll(wanted);
+        List<InetSocketAddress> opened = new ArrayList<>();
+        try {
+            for (InetSocketAddress address : toOpen) {
+                open(address);
+                opened.add(address);
+            }
+        } catch (ListenException e) {
+            opened.forEach(this::close);
+            throw e;
+        }
+        toClose.forEach(this::close);
+    }
+
+    /** Closes every listener. */
+    public synchronized void closeAll() {
+        List.copyOf(open.keySet()).forEach(this::close);
+    }
+
+    private ServerBootstrap serverBootstrap(EventLoopGroup parent, EventLoopGroup children, boolean reusePort) {
+        ServerBootstrap b = new ServerBootstrap()
+                .group(parent, children)
+                .channelFactory(options.transport().serverChannelFactory())
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.AUTO_READ, false)
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                // TCP_NODELAY is on already: Netty sets it in every socket channel's constructor.
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, options.waterMark())
+                .childOption(ChannelOption.ALLOCATOR, options.allocator())
+                .handler(new AcceptErrors())
+                .childHandler(childHandler);
+        ChannelOption<Integer> inheritedKeepAlive = options.transport().inheritedKeepAliveOption();
+        if (inheritedKeepAlive != null) {
+            b.option(inheritedKeepAlive, 1);
+        } else {
+            b.childOption(ChannelOption.SO_KEEPALIVE, true);
+        }
+        if (reusePort) {
+            b.option(UnixChannelOption.SO_REUSEPORT, true);
+        }
+        if (options.bindAny()) {
+            b.option(options.transport().freeBindOption(), true);
+        }
+        return b;
+    }
+
+    private static Channel bind(ServerBootstrap b, InetSocketAddress address) {
+        ChannelFuture f = b.bind(address).awaitUninterruptibly();
+        if (!f.isSuccess()) {
+            throw ListenException.of(address, f.cause());
+        }
+        return f.channel();
+    }
+
+    /**
+     * Logs and reports errors accepting (file descriptors exhausted, say), then lets Netty's acceptor pause
+     * accepting for a second as it does.
+     */
+    private final class AcceptErrors extends ChannelInboundHandlerAdapter {
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            InetSocketAddress listener = (InetSocketAddress) ctx.channel().localAddress();
+            log.warn("accepting on {} failed: {}", Addresses.format(listener), cause.toString());
+            observer.acceptFailed(listener, cause);
+            ctx.fireExceptionCaught(cause);
+        }
+    }
+}

@@ -1,0 +1,77 @@
+package io.nthlb.proxy;
+
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.channel.WriteBufferWaterMark;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * How the data plane runs: transport, threads, timeouts, binding and per-connection buffering; built once
+ * from the command line.
+ *
+ * @param transport      the transport (already resolved: see {@link Transport#resolve})
+ * @param threads        event-loop threads
+ * @param connectTimeout how long a backend has to accept a connection before the client is reset
+ * @param idleTimeout    how long a connection may carry nothing either way before both sides are reset
+ * @param bindAny        set IP_FREEBIND on listeners, so they can bind an address this host does not own yet
+ * @param waterMark      per-direction write-buffer bounds: reading the other side pauses above high and
+ *                       resumes below low
+ * @param allocator      where buffers come from (pooled direct by default)
+ */
+public record ProxyOptions(Transport transport, int threads, Duration connectTimeout, Duration idleTimeout,
+                           boolean bindAny, WriteBufferWaterMark waterMark, ByteBufAllocator allocator) {
+
+    /** The kernel's conntrack keeps an idle established TCP connection for 5 days; so does nthlb by default. */
+    public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofDays(5);
+    public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(5);
+    /** Netty's own default, 32 KiB low and 64 KiB high: enough to keep loopback and LAN links busy. */
+    public static final WriteBufferWaterMark DEFAULT_WATER_MARK = new WriteBufferWaterMark(32 * 1024, 64 * 1024);
+
+    public ProxyOptions {
+        Objects.requireNonNull(transport, "transport");
+        Objects.requireNonNull(waterMark, "waterMark");
+        Objects.requireNonNull(allocator, "allocator");
+        if (threads < 1) {
+            throw new IllegalArgumentException("threads: " + threads + " (expected: >= 1)");
+        }
+        if (connectTimeout.isNegative() || connectTimeout.isZero() || connectTimeout.toMillis() > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("connectTimeout: " + connectTimeout + " (expected: > 0 and < 24 days)");
+        }
+        if (idleTimeout.isNegative() || idleTimeout.isZero()) {
+            throw new IllegalArgumentException("idleTimeout: " + idleTimeout + " (expected: > 0)");
+        }
+        if (bindAny && transport.freeBindOption() == null) {
+            throw new IllegalArgumentException("--bind-any needs the epoll or io_uring transport (nio cannot set IP_FREEBIND)");
+        }
+    }
+
+    /** The defaults on {@code transport}: one thread per core, 5 s connect timeout, 5 days idle. */
+    public static ProxyOptions defaults(Transport transport) {
+        return new ProxyOptions(transport, Runtime.getRuntime().availableProcessors(), DEFAULT_CONNECT_TIMEOUT,
+                DEFAULT_IDLE_TIMEOUT, false, DEFAULT_WATER_MARK, ByteBufAllocator.DEFAULT);
+    }
+
+    public ProxyOptions withThreads(int n) {
+        return new ProxyOptions(transport, n, connectTimeout, idleTimeout, bindAny, waterMark, allocator);
+    }
+
+    public ProxyOptions withConnectTimeout(Duration d) {
+        return new ProxyOptions(transport, threads, d, idleTimeout, bindAny, waterMark, allocator);
+    }
+
+    public ProxyOptions withIdleTimeout(Duration d) {
+        return new ProxyOptions(transport, threads, connectTimeout, d, bindAny, waterMark, allocator);
+    }
+
+    public ProxyOptions withBindAny(boolean b) {
+        return new ProxyOptions(transport, threads, connectTimeout, idleTimeout, b, waterMark, allocator);
+    }
+
+    public ProxyOptions withWaterMark(WriteBufferWaterMark w) {
+        return new ProxyOptions(transport, threads, connectTimeout, idleTimeout, bindAny, w, allocator);
+    }
+
+    public ProxyOptions withAllocator(ByteBufAllocator a) {
+        return new ProxyOptions(transport, threads, connectTimeout, idleTimeout, bindAny, waterMark, a);
+    }
+}

@@ -1,0 +1,222 @@
+package io.nthlb.proxy;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.SocketChannelConfig;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.Future;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The data plane: event loops, the listeners, and the relays of the connections they accept.
+ *
+ * <p>Three things can change while it runs, for reload: the {@link Router} new connections ask
+ * ({@link #setRouter}), the set of listeners ({@link #listeners()}), and nothing else; connections already
+ * open keep the backend they were given.
+ */
+public final class ProxyServer implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(ProxyServer.class);
+
+    private final ProxyOptions options;
+    private final RelayObserver observer;
+    private final EventLoopGroup group;
+    private final int connectTimeoutMillis;
+    private final ListenerSet listeners;
+    private final long idleTimeoutNanos;
+    private final AtomicLong connectionIds = new AtomicLong();
+    private final Set<Relay> open = ConcurrentHashMap.newKeySet();
+    private final CompletableFuture<Void> drained = new CompletableFuture<>();
+    private volatile boolean draining;
+    private volatile Router router;
+
+    private ProxyServer(ProxyOptions options, Router router, RelayObserver observer) {
+        this.options = options;
+        this.router = Objects.requireNonNull(router, "router");
+        this.observer = Objects.requireNonNull(observer, "observer");
+        this.group = new MultiThreadIoEventLoopGroup(options.threads(),
+                new DefaultThreadFactory("nthlb-" + options.transport().label()), options.transport().ioHandlerFactory());
+        this.idleTimeoutNanos = saturatedNanos(options.idleTimeout());
+        this.connectTimeoutMillis = (int) options.connectTimeout().toMillis();
+        this.listeners = new ListenerSet(options, group, new ChannelInitializer<Channel>() {
+            @Override
+            protected void initChannel(Channel ch) {
+                ch.pipeline().addLast(new Relay(ProxyServer.this, connectionIds.incrementAndGet(), ch).clientSide);
+            }
+        }, observer);
+    }
+
+    /** Starts the event loops; nothing listens until {@link ListenerSet#open} or {@link ListenerSet#reconcile}. */
+    public static ProxyServer start(ProxyOptions options, Router router, RelayObserver observer) {
+        return new ProxyServer(options, router, observer);
+    }
+
+    /** The listening sockets, which reload reconciles against the addresses a new table needs. */
+    public ListenerSet listeners() {
+        return listeners;
+    }
+
+    /** The router new connections ask from now on; connections already open are not affected. */
+    public void setRouter(Router router) {
+        this.router = Objects.requireNonNull(router, "router");
+    }
+
+    public Router router() {
+        return router;
+    }
+
+    public ProxyOptions options() {
+        return options;
+    }
+
+    /** Connections accepted and not yet ended. */
+    public int openConnections() {
+        return open.size();
+    }
+
+    /**
+     * Stops accepting, waits up to {@code timeout} for the open connections to end on their own, then resets
+     * the ones still open and stops the event loops.
+     *
+     * @return how many connections had to be reset
+     */
+    public int drain(Duration timeout) {
+        listeners.closeAll();
+        draining = true;
+        if (open.isEmpty()) {
+            drained.complete(null);
+        }
+        int cut = 0;
+        try {
+            drained.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            List<Relay> left = List.copyOf(open);
+            cut = left.size();
+            log.warn("drain timeout ({}) reached with {} connection(s) open; resetting them", timeout, cut);
+            abortAll(left);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException e) {
+            throw new IllegalStateException(e);
+        }
+        shutdownEventLoops();
+        return cut;
+    }
+
+    /** Closes the listeners, resets every open connection and stops the event loops. */
+    @Override
+    public void close() {
+        listeners.closeAll();
+        abortAll(List.copyOf(open));
+        shutdownEventLoops();
+    }
+
+    /**
+     * Resets the connections and waits until the resets are done: an event loop that shuts down closes its
+     * channels cleanly (FIN) before it runs the tasks still queued, and a cut connection must look cut.
+     */
+    private static void abortAll(List<Relay> relays) {
+        List<Future<?>> resets = new ArrayList<>();
+        for (Relay relay : relays) {
+            resets.add(relay.abortForShutdown());
+        }
+        for (Future<?> reset : resets) {
+            reset.awaitUninterruptibly(5, TimeUnit.SECONDS);
+        }
+    }
+
+    private void shutdownEventLoops() {
+        // Quiet period 0: by now nothing new can arrive, and the resets above are already queued.
+        group.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);
+    }
+
+    RelayObserver observer() {
+        return observer;
+    }
+
+    long idleTimeoutNanos() {
+        return idleTimeoutNanos;
+    }
+
+    /**
+     * Starts connecting to {@code backend} from a new channel on {@code loop} (the client's own loop), with
+     * {@code handler} as its only handler. Built by hand rather than by cloning a {@code Bootstrap}: this runs
+     * once per connection, and a clone copies option maps and sets each option through a generic path.
+     */
+    ChannelFuture connectBackend(EventLoop loop, ChannelHandler handler, InetSocketAddress backend) {
+        SocketChannel channel = options.transport().newSocketChannel(backend);
+        SocketChannelConfig config = channel.config();
+        config.setAutoRead(false);
+        config.setAllowHalfClosure(true);
+        // No setTcpNoDelay: Netty turns TCP_NODELAY on in every socket channel's constructor already
+        // (TransportTest pins that), and each extra setsockopt is a syscall per connection.
+        config.setKeepAlive(true);
+        config.setConnectTimeoutMillis(connectTimeoutMillis);
+        config.setWriteBufferWaterMark(options.waterMark());
+        config.setAllocator(options.allocator());
+        channel.pipeline().addLast(handler);
+        ChannelFuture registered = loop.register(channel);
+        if (registered.isDone()) {
+            // The usual case: registering on the loop we run on completes at once.
+            return registered.isSuccess() ? channel.connect(backend) : registered;
+        }
+        ChannelPromise connected = channel.newPromise();
+        registered.addListener(f -> {
+            if (f.isSuccess()) {
+                channel.connect(backend, connected);
+            } else {
+                connected.setFailure(f.cause());
+            }
+        });
+        return connected;
+    }
+
+    void opened(Relay relay) {
+        open.add(relay);
+    }
+
+    void closed(Relay relay) {
+        open.remove(relay);
+        if (draining && open.isEmpty()) {
+            drained.complete(null);
+        }
+    }
+
+    /**
+     * Makes the listeners exactly {@code addresses} (see {@link ListenerSet#reconcile}) and returns where each
+     * is bound, in the same order: port 0 comes back as the port the kernel chose.
+     */
+    public List<InetSocketAddress> listen(Collection<InetSocketAddress> addresses) {
+        listeners.reconcile(addresses);
+        return addresses.stream().map(listeners::boundAddress).toList();
+    }
+
+    private static long saturatedNanos(Duration d) {
+        try {
+            return d.toNanos();
+        } catch (ArithmeticException e) {
+            return Long.MAX_VALUE / 2;
+        }
+    }
+}

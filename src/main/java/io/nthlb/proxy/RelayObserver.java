@@ -1,0 +1,28 @@
+package io.nthlb.proxy;
+
+import java.net.InetSocketAddress;
+
+/**
+ * Hears what the data plane does, for metrics and live counters: told of each accepted connection, it
+ * returns the {@link ConnectionObserver} that hears the rest of that connection's life, so per-backend
+ * instruments are looked up once per connection rather than once per event. Methods are called on event
+ * loops and must not block. {@link #NONE} hears nothing and costs an inlined empty call.
+ */
+public interface RelayObserver {
+
+    /** The observer that hears nothing. */
+    RelayObserver NONE = new RelayObserver() {
+    };
+
+    /**
+     * A connection was accepted and routed ({@link Connection#route()} may have no backend); the returned
+     * observer hears the rest of its life.
+     */
+    default ConnectionObserver accepted(Connection connection) {
+        return ConnectionObserver.NONE;
+    }
+
+    /** Accepting on {@code listener} failed (for example: too many open files). */
+    default void acceptFailed(InetSocketAddress listener, Throwable cause) {
+    }
+}

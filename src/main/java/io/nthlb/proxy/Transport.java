@@ -1,0 +1,241 @@
+package io.nthlb.proxy;
+
+import io.netty.channel.ChannelFactory;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollChannelOption;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.SocketProtocolFamily;
+import io.netty.channel.unix.IntegerUnixChannelOption;
+import java.net.Inet4Address;
+import java.net.InetSocketAddress;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.channel.uring.IoUring;
+import io.netty.channel.uring.IoUringChannelOption;
+import io.netty.channel.uring.IoUringIoHandler;
+import io.netty.channel.uring.IoUringServerSocketChannel;
+import io.netty.channel.uring.IoUringSocketChannel;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The Netty transports nthlb can run on: native epoll (the default), NIO (the portable fallback) and
+ * io_uring (only when asked for).
+ */
+public enum Transport {
+    EPOLL("epoll") {
+        @Override
+        public boolean isAvailable() {
+            return Epoll.isAvailable();
+        }
+
+        @Override
+        public Throwable unavailabilityCause() {
+            return Epoll.unavailabilityCause();
+        }
+
+        @Override
+        IoHandlerFactory ioHandlerFactory() {
+            return EpollIoHandler.newFactory();
+        }
+
+        @Override
+        ChannelFactory<? extends ServerChannel> serverChannelFactory() {
+            return EpollServerSocketChannel::new;
+        }
+
+        @Override
+        SocketChannel newSocketChannel(InetSocketAddress target) {
+            // An IPv4 socket for an IPv4 backend: a dual-stack one costs an extra setsockopt(IPV6_V6ONLY).
+            return target.getAddress() instanceof Inet4Address
+                    ? new EpollSocketChannel(SocketProtocolFamily.INET) : new EpollSocketChannel();
+        }
+
+        @Override
+        ChannelOption<Integer> inheritedKeepAliveOption() {
+            return LISTENER_KEEPALIVE;
+        }
+
+        @Override
+        ChannelOption<Boolean> freeBindOption() {
+            return EpollChannelOption.IP_FREEBIND;
+        }
+
+        @Override
+        boolean acceptsOnEveryEventLoop() {
+            return true;
+        }
+    },
+    NIO("nio") {
+        @Override
+        public boolean isAvailable() {
+            return true;
+        }
+
+        @Override
+        public Throwable unavailabilityCause() {
+            return null;
+        }
+
+        @Override
+        IoHandlerFactory ioHandlerFactory() {
+            return NioIoHandler.newFactory();
+        }
+
+        @Override
+        ChannelFactory<? extends ServerChannel> serverChannelFactory() {
+            return NioServerSocketChannel::new;
+        }
+
+        @Override
+        SocketChannel newSocketChannel(InetSocketAddress target) {
+            return new NioSocketChannel();
+        }
+
+        @Override
+        ChannelOption<Boolean> freeBindOption() {
+            return null;
+        }
+
+        @Override
+        boolean acceptsOnEveryEventLoop() {
+            return false;
+        }
+    },
+    IO_URING("io_uring") {
+        @Override
+        public boolean isAvailable() {
+            return IoUring.isAvailable();
+        }
+
+        @Override
+        public Throwable unavailabilityCause() {
+            return IoUring.unavailabilityCause();
+        }
+
+        @Override
+        IoHandlerFactory ioHandlerFactory() {
+            return IoUringIoHandler.newFactory();
+        }
+
+        @Override
+        ChannelFactory<? extends ServerChannel> serverChannelFactory() {
+            return IoUringServerSocketChannel::new;
+        }
+
+        @Override
+        SocketChannel newSocketChannel(InetSocketAddress target) {
+            return new IoUringSocketChannel();
+        }
+
+        @Override
+        ChannelOption<Boolean> freeBindOption() {
+            return IoUringChannelOption.IP_FREEBIND;
+        }
+
+        @Override
+        boolean acceptsOnEveryEventLoop() {
+            return true;
+        }
+    };
+
+    private static final Logger log = LoggerFactory.getLogger(Transport.class);
+
+    private final String label;
+
+    Transport(String label) {
+        this.label = label;
+    }
+
+    /** Whether this transport's native library loaded on this machine. */
+    public abstract boolean isAvailable();
+
+    /** Why {@link #isAvailable()} is false, or {@code null} when it is available. */
+    public abstract Throwable unavailabilityCause();
+
+    abstract IoHandlerFactory ioHandlerFactory();
+
+    abstract ChannelFactory<? extends ServerChannel> serverChannelFactory();
+
+    /** A new, unregistered channel for connecting to {@code target}. */
+    abstract SocketChannel newSocketChannel(InetSocketAddress target);
+
+    /**
+     * SO_KEEPALIVE is inherited by accepted sockets from their listener on Linux; a listener option that sets it
+     * saves one setsockopt per accepted connection. {@code null} where the transport cannot set it on a
+     * listener, and the option is then set on each accepted channel.
+     */
+    ChannelOption<Integer> inheritedKeepAliveOption() {
+        return null;
+    }
+
+    /** SOL_SOCKET (1), SO_KEEPALIVE (9): Linux's numbers, as a raw option epoll can set on a listener. */
+    private static final ChannelOption<Integer> LISTENER_KEEPALIVE =
+            new IntegerUnixChannelOption("NTHLB_LISTENER_SO_KEEPALIVE", 1, 9);
+
+    /** The channel option that sets IP_FREEBIND, or {@code null} when the transport cannot set it. */
+    abstract ChannelOption<Boolean> freeBindOption();
+
+    /**
+     * Whether each event loop gets its own listening socket through SO_REUSEPORT, so the kernel spreads new
+     * connections over the loops and no accepted channel is handed from one thread to another.
+     */
+    abstract boolean acceptsOnEveryEventLoop();
+
+    /** The name users type after {@code --transport}. */
+    public String label() {
+        return label;
+    }
+
+    /** The transport for a name typed by a user: {@code epoll}, {@code nio} or {@code io_uring}. */
+    public static Transport forLabel(String label) {
+        for (Transport t : values()) {
+            if (t.label.equalsIgnoreCase(label) || t.name().equalsIgnoreCase(label)) {
+                return t;
+            }
+        }
+        throw new IllegalArgumentException("transport: " + label + " (expected: epoll, nio or io_uring)");
+    }
+
+    /**
+     * The transport to run on when the user asked for {@code requested}: epoll falls back to NIO with a
+     * warning, because epoll is only the default; io_uring asked for by name and not available is an error,
+     * because a benchmark run on the wrong transport would measure the wrong thing.
+     *
+     * @throws UnavailableTransportException when io_uring was asked for and cannot run here
+     */
+    public static Transport resolve(Transport requested) {
+        if (requested.isAvailable()) {
+            return requested;
+        }
+        if (requested == EPOLL) {
+            log.warn("epoll is not available ({}); using nio", describe(EPOLL.unavailabilityCause()));
+            return NIO;
+        }
+        throw new UnavailableTransportException("transport " + requested.label + " is not available here ("
+                + describe(requested.unavailabilityCause()) + "); use --transport epoll or --transport nio");
+    }
+
+    private static String describe(Throwable cause) {
+        if (cause == null) {
+            return "no reason given";
+        }
+        Throwable root = cause;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
+    }
+
+    @Override
+    public String toString() {
+        return label;
+    }
+}

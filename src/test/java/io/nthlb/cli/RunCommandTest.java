@@ -1,0 +1,161 @@
+package io.nthlb.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.nthlb.Main;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** {@code nthlb run} in this JVM: real rules files, real sockets on loopback, a simulated SIGTERM. */
+class RunCommandTest {
+
+    @TempDir
+    Path dir;
+
+    private EventLoopGroup backendLoop;
+    private final List<AutoCloseable> closeAfter = new ArrayList<>();
+    private final StringWriter err = new StringWriter();
+
+    @BeforeEach
+    void startLoop() {
+        backendLoop = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        for (AutoCloseable c : closeAfter) {
+            c.close();
+        }
+        backendLoop.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+    }
+
+    private DemoHttpBackend backend(String name) {
+        DemoHttpBackend b = DemoHttpBackend.start(name, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), backendLoop);
+        closeAfter.add(b);
+        return b;
+    }
+
+    private Path rules(String text) throws IOException {
+        Path file = dir.resolve("test.rules");
+        Files.writeString(file, text);
+        return file;
+    }
+
+    private int execute(RunCommand run, String... args) {
+        CommandLine cmd = new CommandLine(run);
+        cmd.setErr(new PrintWriter(err, true));
+        return cmd.execute(args);
+    }
+
+    @Test
+    void alternatesBackendsBCBCAndExitsZeroAfterSigterm() throws Exception {
+        DemoHttpBackend b = backend("B");
+        DemoHttpBackend c = backend("C");
+        int vip = freePort();
+        Path file = rules(Demo.rules(vip, b.address().getPort(), c.address().getPort()));
+        RunCommand run = new RunCommand();
+        run.signals = ShutdownSignals.manual();
+        CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> execute(run, "--threads", "2", "--admin", "127.0.0.1:0",
+                file.toString()));
+        run.started.get(30, TimeUnit.SECONDS);
+
+        List<String> answers = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            answers.add(httpGet(new InetSocketAddress(InetAddress.getLoopbackAddress(), vip)));
+        }
+        assertThat(answers).containsExactly("Hello from backend B\n", "Hello from backend C\n",
+                "Hello from backend B\n", "Hello from backend C\n");
+
+        run.signals.received("SIGTERM");
+        assertThat(exit.get(30, TimeUnit.SECONDS)).isZero();
+    }
+
+    @Test
+    void portInUseExitsTwoSayingSo() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            Path file = rules(Demo.rules(taken.getLocalPort(), 1, 2));
+            assertThat(execute(new RunCommand(), file.toString())).isEqualTo(2);
+        }
+        assertThat(err.toString()).contains("nthlb run: cannot listen on 127.0.0.1:").contains("in use");
+    }
+
+    @Test
+    void vipNotOnThisHostExitsTwoSayingWhatToDo() throws Exception {
+        // 192.0.2.1 (TEST-NET-1) is only bound, never sent to.
+        Path file = rules("iptables -t nat -A PREROUTING -d 192.0.2.1 -p tcp --dport 8080 -j DNAT --to-destination 127.0.0.1:1\n");
+        assertThat(execute(new RunCommand(), "--transport", "nio", file.toString())).isEqualTo(2);
+        assertThat(err.toString()).contains("192.0.2.1 is not an address of this host")
+                .contains("ip addr add 192.0.2.1/32").contains("--bind-any");
+    }
+
+    @Test
+    void ruleWithoutDportIsRefusedNamingIt() throws Exception {
+        Path file = rules("iptables -t nat -A PREROUTING -d 127.0.0.1 -p tcp -j DNAT --to-destination 127.0.0.1:1\n");
+        assertThat(execute(new RunCommand(), file.toString())).isEqualTo(2);
+        assertThat(err.toString()).contains(file + ":1: ");
+    }
+
+    @Test
+    void badRulesFileExitsTwoWithTheCheckErrors() throws Exception {
+        Path file = rules("iptables -t nat -A PREROUTING -p tcp --dport 80 -m statistic --mode nth --every 0 --packet 0"
+                + " -j DNAT --to-destination 127.0.0.1:1\n");
+        assertThat(execute(new RunCommand(), file.toString())).isEqualTo(2);
+        assertThat(err.toString()).contains(file + ":1: ").contains("--every");
+    }
+
+    @Test
+    void bindAnyWithNioIsRefused() throws Exception {
+        Path file = rules(Demo.rules(freePort(), 1, 2));
+        assertThat(execute(new RunCommand(), "--transport", "nio", "--bind-any", file.toString())).isEqualTo(2);
+        assertThat(err.toString()).contains("--bind-any needs the epoll or io_uring transport");
+    }
+
+    @Test
+    void helpListsEveryOptionWithItsDefault() {
+        StringWriter out = new StringWriter();
+        CommandLine cmd = Main.commandLine();
+        cmd.setOut(new PrintWriter(out, true));
+        assertThat(cmd.execute("run", "--help")).isZero();
+        // Whitespace folded: how picocli wraps a description depends on the widest option name.
+        assertThat(out.toString().replaceAll("\\s+", " ")).contains("--transport", "default: epoll", "--threads", "--connect-timeout",
+                "default: 5s", "--idle-timeout", "default: 5d", "--drain-timeout", "default: 30s", "--bind-any",
+                "--admin", "default: 127.0.0.1:9180", "--admin-allow-remote");
+    }
+
+    static int freePort() throws IOException {
+        try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return probe.getLocalPort();
+        }
+    }
+
+    /** One HTTP/1.1 GET on a new connection; the body. */
+    static String httpGet(InetSocketAddress address) throws IOException {
+        try (Socket s = new Socket(address.getAddress(), address.getPort())) {
+            s.setSoTimeout(30_000);
+            s.getOutputStream().write("GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            String response = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+            assertThat(response).startsWith("HTTP/1.1 200 OK\r\n");
+            return response.substring(response.indexOf("\r\n\r\n") + 4);
+        }
+    }
+}

@@ -1,0 +1,165 @@
+package io.nthlb.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.nthlb.Main;
+import io.nthlb.nat.NatTable;
+import io.nthlb.nat.RandomSource;
+import io.nthlb.rules.AddressMatch;
+import io.nthlb.rules.Chain;
+import io.nthlb.rules.Cidr;
+import io.nthlb.rules.DnatTarget;
+import io.nthlb.rules.JumpTarget;
+import io.nthlb.rules.Match;
+import io.nthlb.rules.NthMatch;
+import io.nthlb.rules.Origin;
+import io.nthlb.rules.PortMatch;
+import io.nthlb.rules.PortRange;
+import io.nthlb.rules.ProtocolMatch;
+import io.nthlb.rules.RandomMatch;
+import io.nthlb.rules.Rule;
+import io.nthlb.rules.Ruleset;
+import io.nthlb.rules.Target;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+class SimulateCommandTest {
+
+    private static final ProtocolMatch TCP = new ProtocolMatch(ProtocolMatch.TCP, false);
+
+    private static Rule rule(String chain, AddressMatch destination, List<Match> matches, Target target, int line) {
+        return new Rule(chain, AddressMatch.ANY, destination, null, null, TCP, matches, target,
+                new Origin("seed.rules", line));
+    }
+
+    private static DnatTarget dnat(String ip, int port) {
+        int address = Endpoint.parse(ip).address();
+        return new DnatTarget(address, address, PortRange.of(port), false, false);
+    }
+
+    private static Ruleset table(List<Rule> prerouting, Chain... user) {
+        List<Chain> chains = new ArrayList<>();
+        chains.add(new Chain("PREROUTING", "ACCEPT", prerouting));
+        for (String name : List.of("INPUT", "OUTPUT", "POSTROUTING")) {
+            chains.add(new Chain(name, "ACCEPT", List.of()));
+        }
+        chains.addAll(List.of(user));
+        return new Ruleset(chains);
+    }
+
+    /** conf/seed.rules, as the parser will give it. */
+    private static Ruleset seed() {
+        AddressMatch vip = new AddressMatch(new Cidr(Endpoint.parse("10.0.1.200").address(), 32), false);
+        PortMatch port80 = new PortMatch("tcp", PortRange.ALL, false, PortRange.of(80), false);
+        return table(List.of(
+                rule("PREROUTING", vip, List.of(port80, new NthMatch(2, 0, false)), dnat("172.16.1.201", 80), 3),
+                rule("PREROUTING", vip, List.of(port80, new NthMatch(1, 0, false)), dnat("172.16.1.202", 80), 4)));
+    }
+
+    private static List<String> simulate(Ruleset rules, String destination, int n) {
+        return SimulateCommand.simulate(NatTable.compile(rules), Endpoint.parse("192.0.2.1").address(),
+                SimulateCommand.DEFAULT_SOURCE_PORT, Endpoint.parse(destination), n);
+    }
+
+    @Test
+    void seedAlternatesBetweenItsTwoBackends() {
+        assertThat(simulate(seed(), "10.0.1.200:80", 4))
+                .containsExactly("172.16.1.201:80", "172.16.1.202:80", "172.16.1.201:80", "172.16.1.202:80");
+    }
+
+    @Test
+    void connectionNoRuleNatsPrintsThePolicy() {
+        assertThat(simulate(seed(), "10.0.1.200:443", 2)).containsExactly("ACCEPT", "ACCEPT");
+    }
+
+    @Test
+    void sourcePortStartsAtTheEphemeralRangeAndGoesUpByOne() {
+        PortMatch fromSecondPort = new PortMatch("tcp", PortRange.of(SimulateCommand.DEFAULT_SOURCE_PORT + 1), false,
+                PortRange.ALL, false);
+        Ruleset rules = table(List.of(
+                rule("PREROUTING", AddressMatch.ANY, List.of(fromSecondPort), dnat("10.1.0.2", 80), 1),
+                rule("PREROUTING", AddressMatch.ANY, List.of(), dnat("10.1.0.1", 80), 2)));
+        assertThat(simulate(rules, "10.0.0.1:80", 3)).containsExactly("10.1.0.1:80", "10.1.0.2:80", "10.1.0.1:80");
+    }
+
+    @Test
+    void sourcePortWrapsToTheStartOfTheEphemeralRange() {
+        PortMatch fromFirstPort = new PortMatch("tcp", PortRange.of(SimulateCommand.DEFAULT_SOURCE_PORT), false,
+                PortRange.ALL, false);
+        Ruleset rules = table(List.of(
+                rule("PREROUTING", AddressMatch.ANY, List.of(fromFirstPort), dnat("10.1.0.2", 80), 1)));
+        List<String> lines = SimulateCommand.simulate(NatTable.compile(rules), 1, SimulateCommand.LAST_EPHEMERAL_PORT,
+                Endpoint.parse("10.0.0.1:80"), 2);
+        assertThat(lines).containsExactly("ACCEPT", "10.1.0.2:80");
+    }
+
+    @Test
+    void sameSeedGivesTheSameRandomChoices() {
+        List<Rule> svc = List.of(
+                rule("SVC", AddressMatch.ANY, List.of(new RandomMatch(715827883L, false)), dnat("10.2.0.1", 80), 2),
+                rule("SVC", AddressMatch.ANY, List.of(new RandomMatch(1073741824L, false)), dnat("10.2.0.2", 80), 3),
+                rule("SVC", AddressMatch.ANY, List.of(), dnat("10.2.0.3", 80), 4));
+        Ruleset rules = table(List.of(rule("PREROUTING", AddressMatch.ANY, List.of(), new JumpTarget("SVC", false), 1)),
+                new Chain("SVC", null, svc));
+        Endpoint vip = Endpoint.parse("10.0.0.1:80");
+        List<String> first = SimulateCommand.simulate(NatTable.compile(rules, null, RandomSource.seeded(7)), 1, 40000, vip, 60);
+        List<String> second = SimulateCommand.simulate(NatTable.compile(rules, null, RandomSource.seeded(7)), 1, 40000, vip, 60);
+        assertThat(first).isEqualTo(second).contains("10.2.0.1:80", "10.2.0.2:80", "10.2.0.3:80");
+    }
+
+    private record Run(int exitCode, String out, String err) {
+    }
+
+    private static Run run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        CommandLine cli = Main.commandLine();
+        cli.setOut(new PrintWriter(out));
+        cli.setErr(new PrintWriter(err));
+        int code = cli.execute(args);
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    @Test
+    void badDestinationIsAUsageError(@TempDir Path dir) {
+        Run run = run("simulate", dir.resolve("x.rules").toString(), "--dst", "10.0.1:80");
+        assertThat(run.exitCode()).isEqualTo(2);
+        assertThat(run.err()).contains("10.0.1:80 (expected: IPv4 address, A.B.C.D[:PORT])");
+    }
+
+    @Test
+    void portOutOfRangeIsAUsageError(@TempDir Path dir) {
+        Run run = run("simulate", dir.resolve("x.rules").toString(), "--dst", "10.0.1.1:65536");
+        assertThat(run.exitCode()).isEqualTo(2);
+        assertThat(run.err()).contains("10.0.1.1:65536 (expected: port 0-65535)");
+    }
+
+    @Test
+    void missingDestinationIsAUsageError(@TempDir Path dir) {
+        Run run = run("simulate", dir.resolve("x.rules").toString());
+        assertThat(run.exitCode()).isEqualTo(2);
+        assertThat(run.err()).contains("Missing required option: '--dst=IP:PORT'");
+    }
+
+    @Test
+    void negativeCountIsAUsageError(@TempDir Path dir) {
+        Run run = run("simulate", dir.resolve("x.rules").toString(), "--dst", "10.0.1.1:80", "-n", "-1");
+        assertThat(run.exitCode()).isEqualTo(2);
+        assertThat(run.err()).contains("-n: -1 (expected: >= 0)");
+    }
+
+    @Test
+    void fileThatCannotBeUsedExitsTwoWithItsNameOnStderr(@TempDir Path dir) {
+        String file = dir.resolve("x.rules").toString();
+        Run run = run("simulate", file, "--dst", "10.0.1.200:80");
+        assertThat(run.exitCode()).isEqualTo(2);
+        assertThat(run.out()).isEmpty();
+        assertThat(run.err()).startsWith(file + ":");
+    }
+}

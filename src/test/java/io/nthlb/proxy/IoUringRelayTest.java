@@ -1,0 +1,32 @@
+package io.nthlb.proxy;
+
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Disabled;
+
+/** The relay suite on the io_uring transport (which nthlb uses only when asked for). */
+class IoUringRelayTest extends RelayTestSuite {
+
+    @BeforeAll
+    static void transportAvailable() {
+        assumeTrue(Transport.IO_URING.isAvailable(), () -> "io_uring unavailable: " + Transport.IO_URING.unavailabilityCause());
+    }
+
+    @Override
+    Transport transport() {
+        return Transport.IO_URING;
+    }
+
+    /**
+     * Known defect, seen in about one run in three on Netty 4.2.18 with this kernel: after a read batch that
+     * drained the backend socket, the io_uring channel sometimes fires channelReadComplete without arming
+     * another read or poll (traced: one readComplete instead of the usual two), so a reset that arrives then
+     * is noticed only at the next write to that socket, and the client is reset only then. Epoll and NIO pass
+     * this test every time (30 runs in a row each); io_uring stays opt-in until this is fixed upstream.
+     */
+    @Override
+    @Disabled("io_uring reports a backend reset only on the next write; see the Javadoc")
+    void backendResetMidStreamResetsTheClient() {
+    }
+}

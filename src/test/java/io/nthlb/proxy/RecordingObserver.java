@@ -1,0 +1,40 @@
+package io.nthlb.proxy;
+
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/** Records ended connections and flow-control pauses, so tests wait on the relay's own events. */
+final class RecordingObserver implements RelayObserver {
+
+    final BlockingQueue<Connection> ended = new LinkedBlockingQueue<>();
+    final AtomicInteger pausedClientToBackend = new AtomicInteger();
+    final AtomicInteger pausedBackendToClient = new AtomicInteger();
+    final BlockingQueue<Direction> pauses = new LinkedBlockingQueue<>();
+
+    @Override
+    public ConnectionObserver accepted(Connection connection) {
+        return new ConnectionObserver() {
+            @Override
+            public void readingPaused(Direction direction) {
+                (direction == Direction.CLIENT_TO_BACKEND ? pausedClientToBackend : pausedBackendToClient).incrementAndGet();
+                pauses.add(direction);
+            }
+
+            @Override
+            public void ended(Connection c) {
+                ended.add(c);
+            }
+        };
+    }
+
+    /** The next connection to end, waiting up to 30 s for it. */
+    Connection nextEnded() throws InterruptedException {
+        Connection c = ended.poll(30, TimeUnit.SECONDS);
+        if (c == null) {
+            throw new AssertionError("no connection ended within 30 s");
+        }
+        return c;
+    }
+}

@@ -1,0 +1,480 @@
+package io.nthlb.proxy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.netty.buffer.PooledByteBufAllocator;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.ConnectException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The relay's behaviour on real loopback sockets, run once per transport by the subclasses (as Netty's
+ * testsuite runs {@code SocketHalfClosedTest}). Backends are plain blocking sockets, so what a test asserts
+ * is what a real peer sees.
+ */
+abstract class RelayTestSuite {
+
+    private static final InetAddress LOOPBACK = InetAddress.getLoopbackAddress();
+
+    /** The transport this run uses. */
+    abstract Transport transport();
+
+    private final List<AutoCloseable> closeAfter = new ArrayList<>();
+    private final RecordingObserver observer = new RecordingObserver();
+    private ProxyServer proxy;
+    private InetSocketAddress vip;
+
+    @BeforeEach
+    void startProxy() {
+        startProxy(ProxyOptions.defaults(transport()).withThreads(2));
+    }
+
+    private void startProxy(ProxyOptions options) {
+        if (proxy != null) {
+            proxy.close();
+        }
+        proxy = ProxyServer.start(options, (client, local) -> Route.none("-"), observer);
+        vip = proxy.listen(List.of(new InetSocketAddress(LOOPBACK, 0))).get(0);
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        proxy.close();
+        for (AutoCloseable c : closeAfter) {
+            c.close();
+        }
+    }
+
+    private LoopbackBackend backend(LoopbackBackend backend) {
+        closeAfter.add(backend);
+        proxy.setRouter((client, local) -> Route.to(backend.address(), "TEST:1"));
+        return backend;
+    }
+
+    private Socket connect() throws IOException {
+        Socket s = new Socket(LOOPBACK, vip.getPort());
+        s.setSoTimeout(Integer.getInteger("test.soTimeout", 30_000));
+        return s;
+    }
+
+    /** Proves the proxy still serves: one echo round trip through a fresh backend. */
+    private void assertStillServes() throws Exception {
+        backend(LoopbackBackend.echo());
+        byte[] payload = "still here".getBytes(StandardCharsets.US_ASCII);
+        try (Socket s = connect()) {
+            s.getOutputStream().write(payload);
+            s.shutdownOutput();
+            assertThat(s.getInputStream().readAllBytes()).isEqualTo(payload);
+        }
+        assertThat(observer.nextEnded().ending()).isEqualTo(Ending.CLOSED);
+    }
+
+    @Test
+    void halfCloseFromClientReachesBackendAndTheResponseStillFlows() throws Exception {
+        // The backend answers only after it has read the client's FIN: the other direction must go on.
+        byte[] response = "response after your FIN".getBytes(StandardCharsets.US_ASCII);
+        backend(new LoopbackBackend(s -> {
+            byte[] request = s.getInputStream().readAllBytes();
+            s.getOutputStream().write(request);
+            s.getOutputStream().write(response);
+            s.shutdownOutput();
+        }));
+        try (Socket s = connect()) {
+            s.getOutputStream().write("request".getBytes(StandardCharsets.US_ASCII));
+            s.shutdownOutput();
+            assertThat(new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII))
+                    .isEqualTo("request" + "response after your FIN");
+        }
+        Connection c = observer.nextEnded();
+        assertThat(c.ending()).isEqualTo(Ending.CLOSED);
+        assertThat(c.bytesFromClient()).isEqualTo(7);
+        assertThat(c.bytesFromBackend()).isEqualTo(7 + response.length);
+        assertThat(c.route().label()).isEqualTo("TEST:1");
+    }
+
+    @Test
+    void halfCloseFromBackendReachesClientWhileClientKeepsSending() throws Exception {
+        // The backend says hello and shuts its output at once, then reads everything the client sends.
+        CompletableFuture<byte[]> received = new CompletableFuture<>();
+        backend(new LoopbackBackend(s -> {
+            s.getOutputStream().write("hello".getBytes(StandardCharsets.US_ASCII));
+            s.shutdownOutput();
+            received.complete(s.getInputStream().readAllBytes());
+        }));
+        try (Socket s = connect()) {
+            InputStream in = s.getInputStream();
+            assertThat(in.readAllBytes()).asString(StandardCharsets.US_ASCII).isEqualTo("hello");
+            s.getOutputStream().write("still talking".getBytes(StandardCharsets.US_ASCII));
+            s.shutdownOutput();
+            assertThat(received.get(30, TimeUnit.SECONDS)).asString(StandardCharsets.US_ASCII).isEqualTo("still talking");
+        }
+        assertThat(observer.nextEnded().ending()).isEqualTo(Ending.CLOSED);
+    }
+
+    @Test
+    void twoHundredConcurrentClientsGetEveryByteBackIntact() throws Exception {
+        backend(LoopbackBackend.echo());
+        int clients = 200;
+        ExecutorService pool = Executors.newFixedThreadPool(2 * clients);
+        try {
+            Random random = new Random(42);
+            List<CompletableFuture<Void>> done = new ArrayList<>();
+            long total = 0;
+            for (int i = 0; i < clients; i++) {
+                // Mostly small, some of several MB: log-uniform from 0 to 4 MiB, plus a few empty ones.
+                int size = i % 50 == 0 ? 0 : (int) Math.pow(2, random.nextDouble() * 22);
+                total += size;
+                byte[] payload = new byte[size];
+                random.nextBytes(payload);
+                done.add(CompletableFuture.runAsync(() -> echoThrough(payload, pool), pool));
+            }
+            CompletableFuture.allOf(done.toArray(CompletableFuture[]::new)).get(120, TimeUnit.SECONDS);
+            long relayed = 0;
+            for (int i = 0; i < clients; i++) {
+                Connection c = observer.nextEnded();
+                assertThat(c.ending()).isEqualTo(Ending.CLOSED);
+                assertThat(c.bytesFromBackend()).isEqualTo(c.bytesFromClient());
+                relayed += c.bytesFromClient();
+            }
+            assertThat(relayed).isEqualTo(total);
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    private void echoThrough(byte[] payload, ExecutorService pool) {
+        try (Socket s = connect()) {
+            CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
+                try {
+                    OutputStream out = s.getOutputStream();
+                    out.write(payload);
+                    s.shutdownOutput();
+                } catch (IOException e) {
+                    throw new RuntimeException(e);
+                }
+            }, pool);
+            byte[] back = s.getInputStream().readAllBytes();
+            writer.get(60, TimeUnit.SECONDS);
+            assertThat(back.length).isEqualTo(payload.length);
+            assertThat(sha256(back)).isEqualTo(sha256(payload));
+        } catch (Exception e) {
+            throw new RuntimeException(e);
+        }
+    }
+
+    @Test
+    void slowReaderPausesTheBackendAndKeepsMemoryBounded() throws Exception {
+        PooledByteBufAllocator allocator = new PooledByteBufAllocator(true);
+        startProxy(ProxyOptions.defaults(transport()).withThreads(2).withAllocator(allocator));
+        long total = 256L << 20;
+        AtomicLong written = new AtomicLong();
+        CountDownLatch allWritten = new CountDownLatch(1);
+        backend(new LoopbackBackend(s -> {
+            OutputStream out = s.getOutputStream();
+            byte[] chunk = new byte[64 * 1024];
+            Arrays.fill(chunk, (byte) 'x');
+            for (long left = total; left > 0; left -= chunk.length) {
+                out.write(chunk);
+                written.addAndGet(chunk.length);
+            }
+            allWritten.countDown();
+            s.shutdownOutput();
+        }));
+        try (Socket s = new Socket()) {
+            // A small receive buffer, so the kernel holds little on the client's behalf.
+            s.setReceiveBufferSize(64 * 1024);
+            s.connect(vip);
+            s.setSoTimeout(Integer.getInteger("test.soTimeout", 30_000));
+            assertThat(observer.pauses.poll(30, TimeUnit.SECONDS)).isEqualTo(Direction.BACKEND_TO_CLIENT);
+            // Wait until the backend is blocked: its count stops moving while nobody reads.
+            long stable = awaitStable(written, Duration.ofSeconds(20));
+            assertThat(allWritten.getCount()).as("backend blocked on write").isEqualTo(1);
+            assertThat(stable).isLessThan(total / 2);
+            long used = allocator.metric().usedDirectMemory();
+            assertThat(used).as("nthlb's direct memory while the client reads nothing").isLessThanOrEqualTo(16L << 20);
+
+            long got = 0;
+            byte[] buf = new byte[256 * 1024];
+            InputStream in = s.getInputStream();
+            for (int n; (n = in.read(buf)) >= 0; ) {
+                got += n;
+            }
+            assertThat(got).isEqualTo(total);
+        }
+        assertThat(observer.nextEnded().ending()).isEqualTo(Ending.CLOSED);
+        assertThat(observer.pausedBackendToClient.get()).isGreaterThan(0);
+    }
+
+    /** Polls {@code counter} until two readings 200 ms apart agree; fails after {@code deadline}. */
+    private static long awaitStable(AtomicLong counter, Duration deadline) throws InterruptedException {
+        long end = System.nanoTime() + deadline.toNanos();
+        long last = counter.get();
+        while (System.nanoTime() < end) {
+            TimeUnit.MILLISECONDS.sleep(200);
+            long now = counter.get();
+            if (now == last) {
+                return now;
+            }
+            last = now;
+        }
+        throw new AssertionError("still moving after " + deadline + ": " + last);
+    }
+
+    @Test
+    void refusedBackendResetsTheClient() throws Exception {
+        InetSocketAddress nothing;
+        try (ServerSocket probe = new ServerSocket(0, 1, LOOPBACK)) {
+            nothing = (InetSocketAddress) probe.getLocalSocketAddress();
+        }
+        InetSocketAddress refused = nothing;
+        proxy.setRouter((client, local) -> Route.to(refused, "TEST:2"));
+        try (Socket s = connect()) {
+            assertReset(s);
+        }
+        assertThat(observer.nextEnded().ending()).isEqualTo(Ending.REFUSED);
+        assertStillServes();
+    }
+
+    @Test
+    void backendThatNeverAnswersTimesOutAndResetsTheClient() throws Exception {
+        startProxy(ProxyOptions.defaults(transport()).withThreads(2).withConnectTimeout(Duration.ofMillis(300)));
+        // A listener whose accept queue is full drops new SYNs: a backend that does not answer.
+        ServerSocket full = new ServerSocket(0, 1, LOOPBACK);
+        closeAfter.add(full);
+        fillAcceptQueue(full);
+        proxy.setRouter((client, local) -> Route.to((InetSocketAddress) full.getLocalSocketAddress(), "TEST:3"));
+        try (Socket s = connect()) {
+            assertReset(s);
+        }
+        assertThat(observer.nextEnded().ending()).isEqualTo(Ending.TIMEOUT);
+        assertStillServes();
+    }
+
+    private void fillAcceptQueue(ServerSocket full) throws IOException {
+        for (int i = 0; i < 16; i++) {
+            Socket s = new Socket();
+            closeAfter.add(s);
+            try {
+                s.connect(full.getLocalSocketAddress(), 200);
+            } catch (IOException e) {
+                return;
+            }
+        }
+        throw new AssertionError("the accept queue never filled");
+    }
+
+    @Test
+    void backendResetMidStreamResetsTheClient() throws Exception {
+        backend(new LoopbackBackend(s -> {
+            s.getOutputStream().write(new byte[10_000]);
+            s.getOutputStream().flush();
+            s.getInputStream().read();
+            s.setSoLinger(true, 0);
+        }));
+        try (Socket s = connect()) {
+            s.getOutputStream().write(1);
+            assertReset(s);
+        }
+        assertThat(observer.nextEnded().ending()).isEqualTo(Ending.BACKEND_RESET);
+        assertStillServes();
+    }
+
+    @Test
+    void clientResetMidStreamResetsTheBackend() throws Exception {
+        CountDownLatch firstBytes = new CountDownLatch(1);
+        LoopbackBackend backend = backend(new LoopbackBackend(s -> {
+            InputStream in = s.getInputStream();
+            in.read();
+            firstBytes.countDown();
+            in.readAllBytes();
+        }));
+        Socket s = connect();
+        s.getOutputStream().write(new byte[1000]);
+        assertThat(firstBytes.await(30, TimeUnit.SECONDS)).isTrue();
+        s.setSoLinger(true, 0);
+        s.close();
+        Object outcome = backend.outcomes.poll(30, TimeUnit.SECONDS);
+        assertThat(outcome).isInstanceOf(SocketException.class);
+        assertThat(((Exception) outcome).getMessage()).contains("Connection reset");
+        assertThat(observer.nextEnded().ending()).isEqualTo(Ending.CLIENT_RESET);
+        assertStillServes();
+    }
+
+    @Test
+    void connectionNoRuleSendsAnywhereIsReset() throws Exception {
+        proxy.setRouter((client, local) -> Route.none("-"));
+        try (Socket s = connect()) {
+            assertReset(s);
+        }
+        Connection c = observer.nextEnded();
+        assertThat(c.ending()).isEqualTo(Ending.NO_RULE);
+        assertThat(c.route().backend()).isNull();
+        assertStillServes();
+    }
+
+    @Test
+    void routerSeesTheRealClientAndLocalAddresses() throws Exception {
+        LoopbackBackend backend = LoopbackBackend.echo();
+        closeAfter.add(backend);
+        CompletableFuture<InetSocketAddress[]> seen = new CompletableFuture<>();
+        proxy.setRouter((client, local) -> {
+            seen.complete(new InetSocketAddress[] {client, local});
+            return Route.to(backend.address(), "TEST:4");
+        });
+        try (Socket s = connect()) {
+            InetSocketAddress[] addresses = seen.get(30, TimeUnit.SECONDS);
+            assertThat(addresses[0]).isEqualTo(s.getLocalSocketAddress());
+            assertThat(addresses[1]).isEqualTo(vip);
+        }
+    }
+
+    @Test
+    void idleConnectionIsResetAfterTheIdleTimeout() throws Exception {
+        startProxy(ProxyOptions.defaults(transport()).withThreads(2).withIdleTimeout(Duration.ofMillis(300)));
+        backend(LoopbackBackend.echo());
+        try (Socket s = connect()) {
+            s.getOutputStream().write(7);
+            assertThat(s.getInputStream().read()).isEqualTo(7);
+            assertReset(s);
+        }
+        assertThat(observer.nextEnded().ending()).isEqualTo(Ending.IDLE_TIMEOUT);
+    }
+
+    @Test
+    void drainStopsAcceptingAndLetsAnOpenTransferFinish() throws Exception {
+        backend(LoopbackBackend.echo());
+        try (Socket s = connect()) {
+            OutputStream out = s.getOutputStream();
+            InputStream in = s.getInputStream();
+            out.write("first half ".getBytes(StandardCharsets.US_ASCII));
+            assertThat(in.readNBytes(11)).asString(StandardCharsets.US_ASCII).isEqualTo("first half ");
+
+            CompletableFuture<Integer> drain = CompletableFuture.supplyAsync(() -> proxy.drain(Duration.ofSeconds(30)));
+            await(() -> proxy.listeners().addresses().isEmpty(), "listeners closed");
+            assertThatThrownBy(this::connect).isInstanceOf(ConnectException.class);
+            assertThat(drain).isNotDone();
+
+            out.write("second half".getBytes(StandardCharsets.US_ASCII));
+            s.shutdownOutput();
+            assertThat(in.readAllBytes()).asString(StandardCharsets.US_ASCII).isEqualTo("second half");
+            assertThat(drain.get(30, TimeUnit.SECONDS)).as("connections reset by the drain").isZero();
+        }
+        assertThat(observer.nextEnded().ending()).isEqualTo(Ending.CLOSED);
+    }
+
+    @Test
+    void drainTimeoutResetsConnectionsStillOpen() throws Exception {
+        backend(LoopbackBackend.echo());
+        try (Socket s = connect()) {
+            s.getOutputStream().write(1);
+            assertThat(s.getInputStream().read()).isEqualTo(1);
+            assertThat(proxy.drain(Duration.ofMillis(200))).isEqualTo(1);
+            assertReset(s);
+        }
+        assertThat(observer.nextEnded().ending()).isEqualTo(Ending.DRAIN_TIMEOUT);
+    }
+
+    @Test
+    void portInUseSaysSo() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 1, LOOPBACK)) {
+            assertThatThrownBy(() -> proxy.listeners().open((InetSocketAddress) taken.getLocalSocketAddress()))
+                    .isInstanceOf(ListenException.class)
+                    .hasMessageContaining("cannot listen on 127.0.0.1:" + taken.getLocalPort())
+                    .hasMessageContaining("in use");
+        }
+        assertThat(proxy.listeners().addresses()).hasSize(1);
+    }
+
+    @Test
+    void addressNotOfThisHostSaysToAddItOrUseBindAny() {
+        // Only bound, never sent to: 192.0.2.0/24 is TEST-NET-1, owned by nobody.
+        InetSocketAddress foreign = new InetSocketAddress("192.0.2.1", 0);
+        assertThatThrownBy(() -> proxy.listeners().open(foreign))
+                .isInstanceOf(ListenException.class)
+                .hasMessageContaining("192.0.2.1 is not an address of this host")
+                .hasMessageContaining("ip addr add 192.0.2.1/32")
+                .hasMessageContaining("--bind-any");
+    }
+
+    @Test
+    void bindAnyListensOnAnAddressThisHostDoesNotOwnYet() {
+        Assumptions.assumeTrue(transport().freeBindOption() != null, "IP_FREEBIND needs epoll or io_uring");
+        startProxy(ProxyOptions.defaults(transport()).withThreads(2).withBindAny(true));
+        // Only bound, never sent to: 192.0.2.0/24 is TEST-NET-1.
+        InetSocketAddress foreign = new InetSocketAddress("192.0.2.1", 0);
+        proxy.listeners().open(foreign);
+        assertThat(proxy.listeners().boundAddress(foreign).getAddress().getHostAddress()).isEqualTo("192.0.2.1");
+    }
+
+    @Test
+    void reconcileOpensWhatIsMissingAndClosesWhatIsNoLongerWanted() throws Exception {
+        InetSocketAddress first = new InetSocketAddress(LOOPBACK, 0);
+        InetSocketAddress second = new InetSocketAddress("127.0.0.2", 0);
+        ListenerSet listeners = proxy.listeners();
+        listeners.reconcile(List.of(second));
+        assertThat(listeners.addresses()).containsExactly(second);
+        assertThatThrownBy(this::connect).isInstanceOf(ConnectException.class);
+        assertThat(listeners.boundAddress(second).getAddress().getHostAddress()).isEqualTo("127.0.0.2");
+        listeners.reconcile(List.of(first, second));
+        assertThat(listeners.addresses()).containsExactlyInAnyOrder(first, second);
+    }
+
+    /** Reads until the connection ends and asserts it ended with a reset, never a clean end of stream. */
+    static void assertReset(Socket s) {
+        assertThatThrownBy(() -> {
+            InputStream in = s.getInputStream();
+            byte[] buf = new byte[64 * 1024];
+            while (in.read(buf) >= 0) {
+                // Bytes that arrived before the reset are not the point.
+            }
+        }).as("the client must see a reset, not a clean end").isInstanceOf(SocketException.class)
+                .hasMessageContaining("Connection reset");
+    }
+
+    static void await(BooleanSupplier condition, String what) throws InterruptedException {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > end) {
+                throw new AssertionError("timed out waiting for: " + what);
+            }
+            TimeUnit.MILLISECONDS.sleep(10);
+        }
+    }
+
+    static byte[] sha256(byte[] bytes) throws NoSuchAlgorithmException {
+        return MessageDigest.getInstance("SHA-256").digest(bytes);
+    }
+
+    static String read(InputStream in) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        in.transferTo(out);
+        return out.toString(StandardCharsets.US_ASCII);
+    }
+}

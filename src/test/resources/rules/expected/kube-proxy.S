@@ -1,0 +1,29 @@
+-P PREROUTING ACCEPT
+-P INPUT ACCEPT
+-P OUTPUT ACCEPT
+-P POSTROUTING ACCEPT
+-N KUBE-MARK-MASQ
+-N KUBE-POSTROUTING
+-N KUBE-SEP-WEB1
+-N KUBE-SEP-WEB2
+-N KUBE-SEP-WEB3
+-N KUBE-SERVICES
+-N KUBE-SVC-WEB
+-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING
+-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000
+-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+-A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0
+-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully
+-A KUBE-SEP-WEB1 -s 10.244.1.5/32 -m comment --comment "ns1/web" -j KUBE-MARK-MASQ
+-A KUBE-SEP-WEB1 -p tcp -m comment --comment "ns1/web" -m tcp -j DNAT --to-destination 10.244.1.5:8080
+-A KUBE-SEP-WEB2 -s 10.244.2.5/32 -m comment --comment "ns1/web" -j KUBE-MARK-MASQ
+-A KUBE-SEP-WEB2 -p tcp -m comment --comment "ns1/web" -m tcp -j DNAT --to-destination 10.244.2.5:8080
+-A KUBE-SEP-WEB3 -s 10.244.3.5/32 -m comment --comment "ns1/web" -j KUBE-MARK-MASQ
+-A KUBE-SEP-WEB3 -p tcp -m comment --comment "ns1/web" -m tcp -j DNAT --to-destination 10.244.3.5:8080
+-A KUBE-SERVICES -d 172.30.1.1/32 -p tcp -m comment --comment "ns1/web cluster IP" -m tcp --dport 80 -j KUBE-SVC-WEB
+-A KUBE-SVC-WEB ! -s 10.244.0.0/16 -d 172.30.1.1/32 -p tcp -m comment --comment "ns1/web cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ
+-A KUBE-SVC-WEB -m comment --comment "ns1/web" -m statistic --mode random --probability 0.33333333349 -j KUBE-SEP-WEB1
+-A KUBE-SVC-WEB -m comment --comment "ns1/web" -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-WEB2
+-A KUBE-SVC-WEB -m comment --comment "ns1/web" -j KUBE-SEP-WEB3

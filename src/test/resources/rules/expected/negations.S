@@ -1,0 +1,25 @@
+-P PREROUTING ACCEPT
+-P INPUT ACCEPT
+-P OUTPUT ACCEPT
+-P POSTROUTING ACCEPT
+-N X
+-A PREROUTING ! -s 10.0.0.0/16 ! -d 10.1.2.3/32 ! -i eth0 ! -p udp
+-A PREROUTING -p tcp -m tcp ! --sport 1000:65535 ! --dport 80:90 -m statistic --mode random ! --probability 0.33333333349 -j RETURN
+-A PREROUTING -p udp -m udp --sport 53 --dport 53 -m mark ! --mark 0x5 -j X
+-A PREROUTING -p tcp -m multiport ! --dports 80,443,8000:8080 -g X
+-A PREROUTING -p udp -m multiport --sports 53,1000:1010 -m multiport --ports 53,2 -j ACCEPT
+-A PREROUTING -d 10.9.0.0/16 -p tcp -m statistic --mode nth --every 4 --packet 3 -m statistic --mode nth ! --every 2 --packet 0 -j DNAT --to-destination :8080
+-A PREROUTING -p tcp -j DNAT --to-destination 10.0.0.1-10.0.0.5:80-90 --random --persistent
+-A PREROUTING ! -p tcp -m tcp --dport 80 -j ACCEPT
+-A PREROUTING -s 10.0.0.0/32 -d 10.1.0.0/32 -p gre
+-A PREROUTING -p icmp -m comment --comment ""
+-A OUTPUT -o lo -p tcp -j REDIRECT
+-A OUTPUT -m mark --mark 0x10/0x30 -j MARK --set-xmark 0x4000/0xff00
+-A OUTPUT -j MARK --set-xmark 0x0/0xffffbfff
+-A OUTPUT -j MARK --set-xmark 0x1/0xffffffff
+-A POSTROUTING -p tcp -j MASQUERADE --to-ports 1000-2000 --random
+-A POSTROUTING -p udp -j SNAT --to-source 1.2.3.4-1.2.3.8:1000-2000 --random-fully --persistent
+-A POSTROUTING -j LOG --log-prefix "x y" --log-level 6
+-A POSTROUTING -j LOG
+-A X -s 192.168.7.0/24 -m comment --comment "it\'s ok" -j RETURN
+-A X

@@ -1,0 +1,10 @@
+-P PREROUTING ACCEPT
+-P INPUT ACCEPT
+-P OUTPUT ACCEPT
+-P POSTROUTING ACCEPT
+-N SVC
+-A PREROUTING -d 10.0.1.200/32 -p tcp -m tcp --dport 80 -j SVC
+-A SVC -p tcp -m statistic --mode random --probability 0.25000000000 -j DNAT --to-destination 172.16.1.201:80
+-A SVC -p tcp -m statistic --mode nth --every 2 --packet 1 -j DNAT --to-destination 172.16.1.202
+-A SVC -p udp -j DNAT --to-destination 172.16.1.203:53
+-A SVC -j RETURN

@@ -1,0 +1,18 @@
+-P PREROUTING ACCEPT
+-P INPUT ACCEPT
+-P OUTPUT ACCEPT
+-P POSTROUTING ACCEPT
+-N BACKENDS
+-N WEB
+-A PREROUTING -d 10.0.2.0/24 -p tcp -m multiport --dports 80,443,8000:8080 -j WEB
+-A OUTPUT -d 127.0.0.10/32 -o lo -p tcp -m tcp --dport 443 -j REDIRECT --to-ports 8443-8444 --random
+-A POSTROUTING -s 10.1.0.0/16 ! -o eth1 -j SNAT --to-source 10.1.0.1
+-A POSTROUTING -j LOG --log-prefix "nat out: "
+-A POSTROUTING -m mark --mark 0x1/0xff -j MARK --set-xmark 0x2/0xffffffff
+-A BACKENDS -p tcp -m statistic --mode nth --every 3 --packet 0 -j DNAT --to-destination 172.16.2.1-172.16.2.3:8080-8082 --random
+-A BACKENDS -p tcp -m statistic --mode nth ! --every 2 --packet 1 -j DNAT --to-destination 172.16.2.4
+-A BACKENDS -p tcp -j REDIRECT --to-ports 8080
+-A WEB -p udp -m udp --dport 0:1023 -j ACCEPT
+-A WEB -p tcp -m tcp --sport 1024:65535 -m comment --comment "a\"b" -j BACKENDS
+-A WEB ! -s 192.168.0.0/16 -j RETURN
+-A WEB -p tcp -m tcp ! --dport 443 -g BACKENDS
