@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Helpers for bench/run (stdlib only).
+
+  waitport HOST PORT SECONDS [PID]    wait until HOST:PORT accepts; print the ms it took; exit 1 on timeout
+  idle HOST PORT N SECONDS            open N idle connections, print "open K", hold them until stdin closes
+                                      or SECONDS pass, then close them
+  rss PID...                          the summed VmRSS (KiB) of each PID and its children
+  wrk FILE                            parse a wrk output file: print "rps mbps p50_ms p99_ms"
+  report RESULTS_DIR                  medians, ratios to HAProxy, REPORT table (markdown) and chart data
+"""
+import asyncio
+import csv
+import os
+import re
+import socket
+import statistics
+import sys
+import time
+
+
+def _alive(pid):
+    try:
+        return "\tZ" not in [l for l in open("/proc/%s/status" % pid) if l.startswith("State:")][0]
+    except OSError:
+        return False
+
+
+def waitport(host, port, seconds, pid=None):
+    """Poll until the port accepts; give up at the deadline, or at once when process PID has exited."""
+    t0 = time.monotonic()
+    deadline = t0 + float(seconds)
+    while time.monotonic() < deadline and (pid is None or _alive(pid)):
+        s = socket.socket()
+        s.settimeout(0.5)
+        try:
+            s.connect((host, int(port)))
+            s.close()
+            print("%.1f" % ((time.monotonic() - t0) * 1000))
+            return 0
+        except OSError:
+            s.close()
+            time.sleep(0.005)
+    return 1
+
+
+async def _idle(host, port, n, seconds):
+    conns = []
+    sem = asyncio.Semaphore(200)
+
+    async def one():
+        async with sem:
+            try:
+                r, w = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 10)
+                conns.append(w)
+            except (OSError, asyncio.TimeoutError):
+                pass
+
+    await asyncio.gather(*(one() for _ in range(int(n))))
+    print("open %d" % len(conns), flush=True)
+    loop = asyncio.get_running_loop()
+    try:
+        await asyncio.wait_for(loop.run_in_executor(None, sys.stdin.read), float(seconds))
+    except asyncio.TimeoutError:
+        pass
+    for w in conns:
+        w.close()
+
+
+def rss(pids):
+    total = 0
+    seen = set()
+    todo = [int(p) for p in pids]
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            for line in open("/proc/%d/status" % pid):
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+            kids = open("/proc/%d/task/%d/children" % (pid, pid)).read().split()
+            todo += [int(k) for k in kids]
+        except OSError:
+            pass
+    print(total)
+
+
+def _ms(v, unit):
+    return float(v) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(path):
+    text = open(path).read()
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    tr = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", text)
+    mbps = ""
+    if tr:
+        mult = {"B": 1 / 1e6, "KB": 1024 / 1e6, "MB": 1024 ** 2 / 1e6, "GB": 1024 ** 3 / 1e6}[tr.group(2)]
+        mbps = "%.1f" % (float(tr.group(1)) * mult)
+    p = {}
+    for q in ("50", "99"):
+        m = re.search(r"^\s+%s(?:\.000)?%%\s+([\d.]+)(us|ms|s)\b" % q, text, re.M)
+        p[q] = "%.3f" % _ms(*m.groups()) if m else ""
+    errs = re.search(r"Socket errors: (.*)", text)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    # "-" for a figure this run did not give, so the shell's `read` keeps the columns apart.
+    print(rps.group(1) if rps else "-", mbps or "-", p["50"] or "-", p["99"] or "-",
+          "errors" if (errs or non2xx) else "ok")
+
+
+# Metrics: name, unit, True when higher is better.
+METRICS = [
+    ("conn_per_s", "new connections/s (Connection: close, 50 conc.)", True),
+    ("keepalive_rps", "requests/s, kept-alive (50 conc.)", True),
+    ("bulk_MBps", "bulk MB/s (50 MB file, 4 parallel)", True),
+    ("p50_ms", "latency p50 ms (kept-alive, 50 conc.)", False),
+    ("p99_ms", "latency p99 ms (kept-alive, 50 conc.)", False),
+    ("rss_10k_MiB", "RSS MiB with 10,000 idle connections", False),
+    ("startup_ms", "start-up to first accepted connection, ms", False),
+]
+CONTENDERS = ["haproxy", "nthlb", "nginx-stream", "kernel-dnat"]
+
+
+def report(d, idle="10000"):
+    rows = list(csv.DictReader(open(os.path.join(d, "raw.csv"))))
+    vals = {}
+    for r in rows:
+        if r["value"] not in ("", None):
+            vals.setdefault((r["contender"], r["metric"]), []).append(float(r["value"]))
+    med = {k: statistics.median(v) for k, v in vals.items()}
+    present = [c for c in CONTENDERS if any(k[0] == c for k in med)]
+    with open(os.path.join(d, "medians.csv"), "w") as f:
+        f.write("contender,metric,median,n,ratio_to_haproxy\n")
+        for (c, m), v in sorted(med.items()):
+            base = med.get(("haproxy", m))
+            ratio = "%.3f" % (v / base) if base else ""
+            f.write("%s,%s,%.3f,%d,%s\n" % (c, m, v, len(vals[(c, m)]), ratio))
+    # Chart data: one line per metric, one column per contender: ratio to HAProxy.
+    with open(os.path.join(d, "ratios.dat"), "w") as f:
+        f.write("metric " + " ".join(present) + "\n")
+        for m, _, _ in METRICS:
+            base = med.get(("haproxy", m))
+            if not base:
+                continue
+            cells = []
+            for c in present:
+                v = med.get((c, m))
+                cells.append("%.3f" % (v / base) if v is not None else "NaN")
+            f.write("%s %s\n" % (m, " ".join(cells)))
+    out = ["| metric | " + " | ".join(CONTENDERS) + " |", "|---" * (len(CONTENDERS) + 1) + "|"]
+    for m, label, higher in METRICS:
+        base = med.get(("haproxy", m))
+        cells = []
+        for c in CONTENDERS:
+            v = med.get((c, m))
+            if v is None:
+                cells.append("n/a")
+            elif base:
+                cells.append("%s (%.2fx)" % (_fmt(v), v / base))
+            else:
+                cells.append(_fmt(v))
+        label = label.replace("10,000", "{:,}".format(int(idle)))
+        out.append("| %s %s | %s |" % (label, "↑" if higher else "↓", " | ".join(cells)))
+    print("\n".join(out))
+
+
+def _fmt(v):
+    return "%.0f" % v if v >= 100 else "%.2f" % v
+
+
+if __name__ == "__main__":
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "waitport":
+        sys.exit(waitport(*args))
+    elif cmd == "idle":
+        asyncio.run(_idle(*args))
+    elif cmd == "rss":
+        rss(args)
+    elif cmd == "wrk":
+        wrk(args[0])
+    elif cmd == "report":
+        report(*args)
+    else:
+        sys.exit("unknown command " + cmd)
