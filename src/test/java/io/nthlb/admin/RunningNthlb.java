@@ -1,13 +1,12 @@
 package io.nthlb.admin;
 
-import io.nthlb.nat.Decision;
+import io.nthlb.cli.NatRouter;
+
 import io.nthlb.nat.ListenAddress;
 import io.nthlb.nat.NatTable;
 import io.nthlb.proxy.ListenerSet;
 import io.nthlb.proxy.ProxyOptions;
 import io.nthlb.proxy.ProxyServer;
-import io.nthlb.proxy.Route;
-import io.nthlb.proxy.Router;
 import io.nthlb.proxy.Transport;
 import io.nthlb.rules.LoadResult;
 import io.nthlb.rules.RulesFile;
@@ -43,7 +42,7 @@ final class RunningNthlb implements AutoCloseable {
         NatTable first = NatTable.compile(loaded.ruleset());
         table.set(first);
         server = ProxyServer.start(ProxyOptions.defaults(Transport.resolve(Transport.EPOLL)).withThreads(2),
-                new TableRouter(first), new PrometheusRelayObserver(metrics));
+                new NatRouter(first), new PrometheusRelayObserver(metrics));
         try {
             List<InetSocketAddress> wanted = new ArrayList<>();
             for (ListenAddress address : first.listenAddresses()) {
@@ -54,7 +53,7 @@ final class RunningNthlb implements AutoCloseable {
             new CommandLine(run).parseArgs("--admin", "127.0.0.1:0");
             admin = AdminPlane.start(run.admin, file, DataPlane.of(server, table::get, next -> {
                 table.set(next);
-                server.setRouter(new TableRouter(next));
+                server.setRouter(new NatRouter(next));
             }), metrics);
         } catch (IOException | RuntimeException e) {
             server.close();
@@ -95,29 +94,5 @@ final class RunningNthlb implements AutoCloseable {
     static final class RunOptions {
         @CommandLine.Mixin
         AdminOptions admin;
-    }
-
-    /** Routes by the nat table's decision and credits relayed bytes to it, as {@code run}'s router does. */
-    private record TableRouter(NatTable table) implements Router {
-        @Override
-        public Route route(InetSocketAddress client, InetSocketAddress local) {
-            Decision decision = table.decide(client, local);
-            return new Route() {
-                @Override
-                public InetSocketAddress backend() {
-                    return decision.destination();
-                }
-
-                @Override
-                public String label() {
-                    return decision.label();
-                }
-
-                @Override
-                public void bytesRelayed(long bytes) {
-                    decision.addBytes(bytes);
-                }
-            };
-        }
     }
 }
