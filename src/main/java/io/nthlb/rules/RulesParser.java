@@ -44,9 +44,17 @@ public final class RulesParser {
     private final List<RuleError> warnings = new ArrayList<>();
     private int skippedOtherTables;
     private Origin firstSkipped;
+    /**
+     * Whether every jump is checked for a loop as it is added, which finds the line that closes a loop but
+     * walks the whole chain graph per jump: quadratic on a kube-proxy table of tens of thousands of jumps.
+     */
+    private final boolean checkLoopsPerJump;
+    /** Whether a table this parser built (and then replaced with {@code *nat} again) had a reachable loop. */
+    private boolean loopSeen;
 
-    private RulesParser(String file) {
+    private RulesParser(String file, boolean checkLoopsPerJump) {
         this.file = file;
+        this.checkLoopsPerJump = checkLoopsPerJump;
         resetTable();
     }
 
@@ -61,12 +69,22 @@ public final class RulesParser {
 
     /** Parses a whole file's text; {@code file} names it in errors. Never throws for any input. */
     public static LoadResult parse(String file, String text) {
-        RulesParser parser = new RulesParser(file);
+        // Jumps only add edges to the chain graph, so when the finished graph has no loop a built-in chain
+        // can reach, no line on the way had one either, and one check at the end gives what a check per
+        // jump would. Only a file that does loop is read again, checking each jump, to name its line.
+        RulesParser parser = new RulesParser(file, false);
         parser.parseText(text);
+        if (parser.loopSeen || parser.loopReachableFromBuiltIn(parser.chains)) {
+            parser = new RulesParser(file, true);
+            parser.parseText(text);
+        }
         return parser.result();
     }
 
     private void resetTable() {
+        if (!checkLoopsPerJump && loopReachableFromBuiltIn(chains)) {
+            loopSeen = true;
+        }
         chains.clear();
         policies.clear();
         for (String name : Chain.BUILT_IN) {
@@ -447,18 +465,23 @@ public final class RulesParser {
             throw new RuleException("Index of insertion too big.");
         }
         checkHooks(rule, command);
-        List<Rule> trial = new ArrayList<>(rules);
+        boolean checkLoop = checkLoopsPerJump && rule.target() instanceof JumpTarget;
+        List<Rule> target = checkLoop ? new ArrayList<>(rules) : rules;
         if (position < 0) {
-            trial.add(rule);
+            target.add(rule);
         } else {
-            trial.add(position - 1, rule);
+            target.add(position - 1, rule);
         }
-        if (rule.target() instanceof JumpTarget && loopReachableFromBuiltIn(chain, trial)) {
-            // The kernel refuses a table in which a chain reachable from a hook reaches itself (ELOOP).
-            throw new RuleException((command.equals("-A") ? "RULE_APPEND" : "RULE_INSERT")
-                    + " failed (Too many links): rule in chain " + chain);
+        if (checkLoop) {
+            Map<String, List<Rule>> view = new HashMap<>(chains);
+            view.put(chain, target);
+            if (loopReachableFromBuiltIn(view)) {
+                // The kernel refuses a table in which a chain reachable from a hook reaches itself (ELOOP).
+                throw new RuleException((command.equals("-A") ? "RULE_APPEND" : "RULE_INSERT")
+                        + " failed (Too many links): rule in chain " + chain);
+            }
+            chains.put(chain, target);
         }
-        chains.put(chain, trial);
     }
 
     /** Refuses what the kernel refuses at load: -i/-o and targets in built-in chains they cannot run in. */
@@ -480,9 +503,7 @@ public final class RulesParser {
         }
     }
 
-    private boolean loopReachableFromBuiltIn(String changed, List<Rule> changedRules) {
-        Map<String, List<Rule>> view = new HashMap<>(chains);
-        view.put(changed, changedRules);
+    private static boolean loopReachableFromBuiltIn(Map<String, List<Rule>> view) {
         // Depth-first walk from each built-in chain; a chain met again on the current path is a loop.
         Set<String> done = new HashSet<>();
         for (String root : Chain.BUILT_IN) {
