@@ -374,10 +374,13 @@ public final class RulesParser {
         }
     }
 
+    /** iptables' command options: a line holds exactly one of them. */
+    private static final Set<String> COMMANDS = Set.of("-A", "--append", "-I", "--insert", "-N", "--new-chain",
+            "-P", "--policy", "-D", "--delete", "-R", "--replace", "-F", "--flush", "-X", "--delete-chain", "-Z",
+            "--zero", "-L", "--list", "-S", "--list-rules", "-E", "--rename-chain", "-C", "--check");
+
     private static boolean isCommand(String w) {
-        return Set.of("-A", "--append", "-I", "--insert", "-N", "--new-chain", "-P", "--policy", "-D",
-                "--delete", "-R", "--replace", "-F", "--flush", "-X", "--delete-chain", "-Z", "--zero",
-                "-L", "--list", "-S", "--list-rules", "-E", "--rename-chain", "-C", "--check").contains(w);
+        return COMMANDS.contains(w);
     }
 
     private static String canonicalCommand(String w) {
