@@ -11,7 +11,9 @@ import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.unix.UnixChannelOption;
 import io.netty.util.concurrent.EventExecutor;
+import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
@@ -78,6 +80,7 @@ public final class ListenerSet {
         List<Channel> channels = new ArrayList<>();
         try {
             if (options.transport().acceptsOnEveryEventLoop()) {
+                refuseIfTaken(address);
                 InetSocketAddress bindTo = address;
                 for (EventExecutor executor : group) {
                     EventLoop loop = (EventLoop) executor;
@@ -162,6 +165,28 @@ public final class ListenerSet {
             b.option(options.transport().freeBindOption(), true);
         }
         return b;
+    }
+
+    /**
+     * SO_REUSEPORT lets a second socket of the same user bind a port that is already taken, and the kernel then
+     * splits new connections between the two: a second nthlb started by mistake would take half of them, each
+     * counting its own nth sequence. So before binding with SO_REUSEPORT, a plain bind(2) (no listen: it can
+     * take no connection) checks the port as a bind without SO_REUSEPORT would.
+     */
+    private static void refuseIfTaken(InetSocketAddress address) {
+        if (address.getPort() == 0) {
+            return;
+        }
+        try (Socket probe = new Socket()) {
+            probe.setReuseAddress(true); // a connection in TIME_WAIT does not make the port taken
+            probe.bind(address);
+        } catch (IOException e) {
+            if (String.valueOf(e.getMessage()).contains("Address already in use")) {
+                throw ListenException.of(address, e);
+            }
+            // Anything else (not an address of this host, a privileged port) the bind that follows reports
+            // with its own advice.
+        }
     }
 
     private static Channel bind(ServerBootstrap b, InetSocketAddress address) {

@@ -1,0 +1,38 @@
+package io.nthlb.proxy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.List;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+class ListenerSetTest {
+
+    private static final InetAddress LOOPBACK = InetAddress.getLoopbackAddress();
+
+    /**
+     * With SO_REUSEPORT the kernel lets a second socket of the same user bind a port that is already taken and
+     * then splits the new connections between the two: a second nthlb started by mistake would take half of
+     * them, each counting its own nth sequence. It must be refused as a port in use, as without SO_REUSEPORT.
+     */
+    @ParameterizedTest
+    @EnumSource(Transport.class)
+    void aPortThatAnotherNthlbListensOnIsInUse(Transport transport) {
+        assumeTrue(transport.isAvailable(), () -> transport + " unavailable: " + transport.unavailabilityCause());
+        ProxyOptions options = ProxyOptions.defaults(transport).withThreads(2);
+        try (ProxyServer first = ProxyServer.start(options, (client, local) -> Route.none("-"), RelayObserver.NONE);
+             ProxyServer second = ProxyServer.start(options, (client, local) -> Route.none("-"), RelayObserver.NONE)) {
+            InetSocketAddress taken = first.listen(List.of(new InetSocketAddress(LOOPBACK, 0))).get(0);
+
+            assertThatThrownBy(() -> second.listen(List.of(taken)))
+                    .isInstanceOf(ListenException.class)
+                    .hasMessageContaining("cannot listen on " + Addresses.format(taken))
+                    .hasMessageContaining("the port is in use");
+            assertThat(second.listeners().boundAddress(taken)).isNull();
+        }
+    }
+}
