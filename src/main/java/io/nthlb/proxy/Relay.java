@@ -335,7 +335,18 @@ final class Relay implements Connection, ChannelFutureListener, Runnable {
             bytes += n;
             uncredited += n;
             // Written now, flushed once per read batch in channelReadComplete.
-            peer.channel.write(buf, peer.channel.voidPromise());
+            Channel out = peer.channel;
+            out.write(buf, out.voidPromise());
+            if (!out.isWritable() && backendConnected) {
+                // Past the high watermark within the batch: flush now, and stop reading here only if that did not
+                // drain it (the other side's socket is full). Pausing on every large read instead would cost two
+                // epoll_ctl calls and a wake-up per read in a bulk transfer.
+                out.flush();
+                if (!out.isWritable()) {
+                    channel.config().setAutoRead(false);
+                    observer.readingPaused(reads);
+                }
+            }
         }
 
         @Override
@@ -362,14 +373,12 @@ final class Relay implements Connection, ChannelFutureListener, Runnable {
             }
         }
 
+        /** This side drained below its low watermark: the other side may read again (see channelRead). */
         @Override
         public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-            if (backendConnected && ending == null && !peer.inputShutdown) {
-                boolean writable = channel.isWritable();
-                peer.channel.config().setAutoRead(writable);
-                if (!writable) {
-                    observer.readingPaused(peer.reads);
-                }
+            if (backendConnected && ending == null && !peer.inputShutdown && channel.isWritable()
+                    && !peer.channel.config().isAutoRead()) {
+                peer.channel.config().setAutoRead(true);
             }
             ctx.fireChannelWritabilityChanged();
         }
