@@ -150,6 +150,7 @@ public final class ListenerSet {
                 // TCP_NODELAY is on already: Netty sets it in every socket channel's constructor.
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, options.waterMark())
                 .childOption(ChannelOption.ALLOCATOR, options.allocator())
+                .childOption(ChannelOption.RCVBUF_ALLOCATOR, ProxyServer.READS)
                 .handler(new AcceptErrors())
                 .childHandler(childHandler);
         ChannelOption<Integer> inheritedKeepAlive = options.transport().inheritedKeepAliveOption();

@@ -1,5 +1,6 @@
 package io.nthlb.proxy;
 
+import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
@@ -8,6 +9,7 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.SocketChannelConfig;
 import io.netty.util.concurrent.DefaultThreadFactory;
@@ -38,6 +40,13 @@ import org.slf4j.LoggerFactory;
 public final class ProxyServer implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(ProxyServer.class);
+
+    /**
+     * How much one read may take: Netty's adaptive sizing (it grows while reads fill the buffer and shrinks when
+     * they do not), with the ceiling raised from 64 KiB to 256 KiB so a bulk transfer needs fewer reads, writes
+     * and wake-ups per megabyte. Small exchanges keep small buffers; idle connections hold none.
+     */
+    static final RecvByteBufAllocator READS = new AdaptiveRecvByteBufAllocator(64, 2048, 256 * 1024);
 
     private final ProxyOptions options;
     private final RelayObserver observer;
@@ -175,6 +184,7 @@ public final class ProxyServer implements AutoCloseable {
         config.setConnectTimeoutMillis(connectTimeoutMillis);
         config.setWriteBufferWaterMark(options.waterMark());
         config.setAllocator(options.allocator());
+        config.setRecvByteBufAllocator(READS);
         channel.pipeline().addLast(handler);
         ChannelFuture registered = loop.register(channel);
         if (registered.isDone()) {
