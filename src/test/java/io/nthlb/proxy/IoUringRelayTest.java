@@ -24,6 +24,9 @@ class IoUringRelayTest extends RelayTestSuite {
      * another read or poll (traced: one readComplete instead of the usual two), so a reset that arrives then
      * is noticed only at the next write to that socket, and the client is reset only then. Epoll and NIO pass
      * this test every time (30 runs in a row each); io_uring stays opt-in until this is fixed upstream.
+     * Re-checked 2026-11-25: run alone (with and without CPU load on both cores) it passed 26 times in a row;
+     * run with the rest of this class it failed 3 times in 6, the client's read timing out instead of
+     * seeing the reset. So it depends on what the event loops did before, and it is still there.
      */
     @Override
     @Disabled("io_uring reports a backend reset only on the next write; see the Javadoc")
