@@ -41,6 +41,10 @@ final class CompiledChain {
         return allRules != null ? allRules : index.candidates(localIp, localPort);
     }
 
+    CandidateIndex candidateIndex() {
+        return index;
+    }
+
     boolean isBuiltIn() {
         return policy != null;
     }

@@ -1,0 +1,287 @@
+package io.nthlb.nat;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * The compiled chains laid out for {@link NatTable#decide}: every rule reachable from PREROUTING as a fixed-size
+ * record of ints in one array, in the order a walk meets them (a rule, then the chain it jumps to, then the
+ * next rule), so that a kube-proxy service's {@code KUBE-SERVICES} rule, its {@code KUBE-SVC} chain and its
+ * {@code KUBE-SEP} chains lie in a few consecutive cache lines instead of a dozen scattered objects. Jump targets
+ * are record numbers; the {@code (address, port)} index of a keyed chain is an open-addressing table of longs.
+ *
+ * <p>The records are a copy of what {@link CompiledRule} holds; a rule whose matches do not fit a record (an nth
+ * counter, multiport, several side effects) is tested by its {@link CompiledRule} itself, in the same order. The
+ * counters stay the rules' {@link RuleCounters}.
+ *
+ * <p>A decision whose walk credited exactly the jumps that led to its deciding rule, in a chain that only one
+ * rule jumps to (and so on up to PREROUTING), is the same every time for an ACCEPT or a fixed DNAT: such
+ * decisions are made here once, and handed out without allocating.
+ */
+final class FlatProgram {
+
+    // Record layout.
+    static final int FLAGS = 0;
+    static final int SRC = 1;
+    static final int SRC_MASK = 2;
+    static final int DST = 3;
+    static final int DST_MASK = 4;
+    /** {@code first << 16 | last}. */
+    static final int SPORTS = 5;
+    static final int DPORTS = 6;
+    static final int THRESHOLD = 7;
+    /** The next rule of the same chain, or -1. */
+    static final int NEXT = 8;
+    /** JUMP, GOTO: the first rule of the target chain, or -1 when it has none. */
+    static final int TARGET_FIRST = 9;
+    /** JUMP, GOTO: the target chain's keyed index in {@link #keyed}, or -1 for a chain walked rule by rule. */
+    static final int TARGET_KEYED = 10;
+    static final int STRIDE = 11;
+
+    // Flags.
+    static final int CAN_MATCH = 1;
+    static final int SRC_INV = 1 << 1;
+    static final int DST_INV = 1 << 2;
+    static final int SPORT_INV = 1 << 3;
+    static final int DPORT_INV = 1 << 4;
+    static final int RANDOM = 1 << 5;
+    static final int RANDOM_INV = 1 << 6;
+    /** Matches that do not fit the record: test with {@link CompiledRule#matches}. */
+    static final int STEPS = 1 << 7;
+    static final int ACTION_SHIFT = 8;
+
+    static final int CONTINUE = 0;
+    static final int ACCEPT = 1;
+    static final int RETURN = 2;
+    static final int JUMP = 3;
+    static final int GOTO = 4;
+    static final int REWRITE = 5;
+
+    final int[] code;
+    final CompiledRule[] rules;
+    final LongAdder[] packets;
+    /** The decision of a rule that always decides the same way along its only path, or {@code null}. */
+    final Decision[] decisions;
+    /** PREROUTING's first record, or -1. */
+    final int start;
+    /** PREROUTING's keyed index, or -1. */
+    final int startKeyed;
+    final Keyed[] keyed;
+
+    /** A chain with rules filed by destination: the exact {@code (address, port)} lists, and the general index. */
+    static final class Keyed {
+        /** {@code key, value} pairs; value {@code count << 32 | record} for one rule, else {@code offset}. */
+        final long[] table;
+        final int mask;
+        /** Lists of record numbers: {@code count, records...}. */
+        final int[] pool;
+        final CandidateIndex index;
+        /** Record number by position in the chain, for the lists of {@link #index}. */
+        final int[] recordOf;
+
+        Keyed(long[] table, int[] pool, CandidateIndex index, int[] recordOf) {
+            this.table = table;
+            this.mask = table.length / 2 - 1;
+            this.pool = pool;
+            this.index = index;
+            this.recordOf = recordOf;
+        }
+
+        /** The exact entry for the key, or 0. */
+        long exact(int ip, int port) {
+            if (table.length == 0) {
+                return 0;
+            }
+            long key = ((long) ip << 32) | (port & 0xFFFFFFFFL);
+            int slot = spread(key) & mask;
+            while (true) {
+                long value = table[2 * slot + 1];
+                if (value == 0 || table[2 * slot] == key) {
+                    return value;
+                }
+                slot = (slot + 1) & mask;
+            }
+        }
+    }
+
+    private FlatProgram(int[] code, CompiledRule[] rules, LongAdder[] packets, Decision[] decisions, int start,
+                        int startKeyed, Keyed[] keyed) {
+        this.code = code;
+        this.rules = rules;
+        this.packets = packets;
+        this.decisions = decisions;
+        this.start = start;
+        this.startKeyed = startKeyed;
+        this.keyed = keyed;
+    }
+
+    static int spread(long key) {
+        long h = key * 0x9E3779B97F4A7C15L;
+        return (int) (h ^ (h >>> 29) ^ (h >>> 47));
+    }
+
+    /** Lays out the chains reachable from {@code prerouting}; jumps must be resolved and loop-free. */
+    static FlatProgram of(CompiledChain prerouting, Iterable<CompiledChain> allChains) {
+        Builder b = new Builder();
+        // Who jumps to each chain: a chain reached by exactly one JUMP has one path to it.
+        for (CompiledChain chain : allChains) {
+            for (CompiledRule rule : chain.rules) {
+                if (rule.jumpTo != null) {
+                    b.referrers.merge(rule.jumpTo, rule.action == CompiledRule.Action.JUMP ? 1 : 2, Integer::sum);
+                    b.referrer.put(rule.jumpTo, rule);
+                }
+            }
+        }
+        b.emit(prerouting);
+        b.link();
+        int n = b.order.size();
+        CompiledRule[] rules = b.order.toArray(new CompiledRule[0]);
+        LongAdder[] packets = new LongAdder[n];
+        Decision[] decisions = new Decision[n];
+        for (int r = 0; r < n; r++) {
+            packets[r] = rules[r].packets;
+            decisions[r] = b.staticDecision(rules[r]);
+        }
+        return new FlatProgram(Arrays.copyOf(b.code, n * STRIDE), rules, packets, decisions,
+                b.first(prerouting), b.keyedId(prerouting), b.keyed.toArray(new Keyed[0]));
+    }
+
+    private static final class Builder {
+        final Map<CompiledChain, Integer> referrers = new IdentityHashMap<>();
+        final Map<CompiledChain, CompiledRule> referrer = new IdentityHashMap<>();
+        final Map<CompiledChain, int[]> recordsOf = new IdentityHashMap<>();
+        final Map<CompiledRule, CompiledChain> ruleChain = new IdentityHashMap<>();
+        final Map<CompiledRule, Integer> recordOfRule = new IdentityHashMap<>();
+        final Map<CompiledChain, Integer> keyedIds = new IdentityHashMap<>();
+        final List<Keyed> keyed = new ArrayList<>();
+        final List<CompiledRule> order = new ArrayList<>();
+        final Map<CompiledRule, RuleCounters[]> paths = new IdentityHashMap<>();
+        int[] code = new int[STRIDE * 64];
+
+        void emit(CompiledChain chain) {
+            if (recordsOf.containsKey(chain)) {
+                return;
+            }
+            int[] records = new int[chain.rules.length];
+            recordsOf.put(chain, records);
+            for (int i = 0; i < chain.rules.length; i++) {
+                CompiledRule rule = chain.rules[i];
+                int r = order.size();
+                records[i] = r;
+                order.add(rule);
+                ruleChain.put(rule, chain);
+                recordOfRule.put(rule, r);
+                if (code.length < (r + 1) * STRIDE) {
+                    code = Arrays.copyOf(code, code.length * 2);
+                }
+                rule.writeRecord(code, r * STRIDE);
+                code[r * STRIDE + NEXT] = -1;
+                if (i > 0) {
+                    code[records[i - 1] * STRIDE + NEXT] = r;
+                }
+                if (rule.jumpTo != null) {
+                    emit(rule.jumpTo);
+                }
+            }
+            if (!chain.candidateIndex().unkeyedOnly()) {
+                keyedIds.put(chain, keyed.size());
+                keyed.add(keyed(chain, records));
+            }
+        }
+
+        /** Jump targets, once every chain has its records. */
+        void link() {
+            for (int r = 0; r < order.size(); r++) {
+                CompiledRule rule = order.get(r);
+                if (rule.jumpTo != null) {
+                    code[r * STRIDE + TARGET_FIRST] = first(rule.jumpTo);
+                    code[r * STRIDE + TARGET_KEYED] = keyedId(rule.jumpTo);
+                }
+            }
+        }
+
+        int first(CompiledChain chain) {
+            int[] records = recordsOf.get(chain);
+            return records.length == 0 ? -1 : records[0];
+        }
+
+        int keyedId(CompiledChain chain) {
+            Integer id = keyedIds.get(chain);
+            return id == null ? -1 : id;
+        }
+
+        static Keyed keyed(CompiledChain chain, int[] records) {
+            int[][] exact = chain.candidateIndex().exactEntries();
+            int capacity = Integer.highestOneBit(Math.max(2, exact.length) * 2 - 1) * 2;
+            long[] table = exact.length == 0 ? new long[0] : new long[2 * capacity];
+            int mask = capacity - 1;
+            int[] pool = new int[16];
+            int used = 0;
+            for (int[] entry : exact) {
+                int count = entry.length - CandidateIndex.FIRST;
+                long value;
+                if (count == 1) {
+                    value = (1L << 32) | records[entry[CandidateIndex.FIRST]];
+                } else {
+                    if (pool.length < used + count + 1) {
+                        pool = Arrays.copyOf(pool, Math.max(pool.length * 2, used + count + 1));
+                    }
+                    value = used;
+                    pool[used++] = count;
+                    for (int i = CandidateIndex.FIRST; i < entry.length; i++) {
+                        pool[used++] = records[entry[i]];
+                    }
+                }
+                long key = ((long) entry[CandidateMap.KEY_HIGH] << 32) | (entry[CandidateMap.KEY_LOW] & 0xFFFFFFFFL);
+                int slot = spread(key) & mask;
+                while (table[2 * slot + 1] != 0) {
+                    slot = (slot + 1) & mask;
+                }
+                table[2 * slot] = key;
+                // An offset of 0 with a count of 0 would read as empty: pool offsets are stored plus one.
+                table[2 * slot + 1] = count == 1 ? value : value + 1;
+            }
+            return new Keyed(table, Arrays.copyOf(pool, used), chain.candidateIndex(), records);
+        }
+
+        /**
+         * The counters credited along the only path to {@code rule} when each chain on it is reached by exactly
+         * one JUMP, or {@code null}.
+         */
+        RuleCounters[] path(CompiledRule rule) {
+            if (paths.containsKey(rule)) {
+                return paths.get(rule);
+            }
+            CompiledChain chain = ruleChain.get(rule);
+            RuleCounters[] path = null;
+            if (NatTable.DECIDING_CHAIN.equals(chain.name) && chain.isBuiltIn()) {
+                path = new RuleCounters[] {rule.counters};
+            } else if (referrers.getOrDefault(chain, 0) == 1) {
+                RuleCounters[] above = path(referrer.get(chain));
+                if (above != null) {
+                    path = Arrays.copyOf(above, above.length + 1);
+                    path[above.length] = rule.counters;
+                }
+            }
+            paths.put(rule, path);
+            return path;
+        }
+
+        Decision staticDecision(CompiledRule rule) {
+            boolean fixed = rule.action == CompiledRule.Action.REWRITE && rule.fixedDestination != null;
+            if (!fixed && rule.action != CompiledRule.Action.ACCEPT) {
+                return null;
+            }
+            RuleCounters[] path = path(rule);
+            if (path == null) {
+                return null;
+            }
+            return fixed ? new Decision(rule.fixedDestination, null, rule, null, path, path.length)
+                    : new Decision(null, "ACCEPT", rule, null, path, path.length);
+        }
+    }
+}
