@@ -17,7 +17,6 @@ import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.LongAdder;
 
 /**
  * One rule of the run-time table: its options flattened for a fast test, its counters and its target.
@@ -48,8 +47,6 @@ final class CompiledRule {
     /** 0-based position in its chain. */
     final int index;
     final RuleCounters counters;
-    /** {@code counters.packets}, held here so that counting does not first load the counters object. */
-    final LongAdder packets;
     final Action action;
     final String jumpChain;
     /** How a DNAT or REDIRECT rule picks its destination, or {@code null} when {@link #fixedDestination} is it. */
@@ -86,7 +83,6 @@ final class CompiledRule {
         this.rule = rule;
         this.index = index;
         this.counters = previous != null ? previous.counters : new RuleCounters();
-        this.packets = counters.packets;
         AddressMatch source = rule.source() == null ? AddressMatch.ANY : rule.source();
         AddressMatch destination = rule.destination() == null ? AddressMatch.ANY : rule.destination();
         this.sourceAddress = source.network().address();

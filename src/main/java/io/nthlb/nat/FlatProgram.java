@@ -5,7 +5,6 @@ import java.util.Arrays;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.atomic.LongAdder;
 
 /**
  * The compiled chains laid out for {@link NatTable#decide}: every rule reachable from PREROUTING as a fixed-size
@@ -63,7 +62,11 @@ final class FlatProgram {
 
     final int[] code;
     final CompiledRule[] rules;
-    final LongAdder[] packets;
+    /** The counters of each record, for the decisions made on the spot. */
+    final RuleCounters[] counters;
+    /** The packet counts: cell {@code r} for record {@code r}, cell {@link #policyCell} for PREROUTING's policy. */
+    final PacketSlab slab;
+    final int policyCell;
     /** The decision of a rule that always decides the same way along its only path, or {@code null}. */
     final Decision[] decisions;
     /** PREROUTING's first record, or -1. */
@@ -108,11 +111,13 @@ final class FlatProgram {
         }
     }
 
-    private FlatProgram(int[] code, CompiledRule[] rules, LongAdder[] packets, Decision[] decisions, int start,
+    private FlatProgram(int[] code, CompiledRule[] rules, RuleCounters[] counters, Decision[] decisions, int start,
                         int startKeyed, Keyed[] keyed) {
         this.code = code;
         this.rules = rules;
-        this.packets = packets;
+        this.counters = counters;
+        this.policyCell = rules.length;
+        this.slab = new PacketSlab(rules.length + 1);
         this.decisions = decisions;
         this.start = start;
         this.startKeyed = startKeyed;
@@ -140,14 +145,20 @@ final class FlatProgram {
         b.link();
         int n = b.order.size();
         CompiledRule[] rules = b.order.toArray(new CompiledRule[0]);
-        LongAdder[] packets = new LongAdder[n];
+        RuleCounters[] counters = new RuleCounters[n];
         Decision[] decisions = new Decision[n];
         for (int r = 0; r < n; r++) {
-            packets[r] = rules[r].packets;
+            counters[r] = rules[r].counters;
             decisions[r] = b.staticDecision(rules[r]);
         }
-        return new FlatProgram(Arrays.copyOf(b.code, n * STRIDE), rules, packets, decisions,
+        FlatProgram program = new FlatProgram(Arrays.copyOf(b.code, n * STRIDE), rules, counters, decisions,
                 b.first(prerouting), b.keyedId(prerouting), b.keyed.toArray(new Keyed[0]));
+        program.slab.own(program);
+        for (int r = 0; r < n; r++) {
+            counters[r].attach(program.slab, r);
+        }
+        prerouting.policyCounters.attach(program.slab, program.policyCell);
+        return program;
     }
 
     private static final class Builder {

@@ -4,6 +4,7 @@ import io.nthlb.rules.Chain;
 import io.nthlb.rules.Rule;
 import io.nthlb.rules.RuleError;
 import io.nthlb.rules.Ruleset;
+import java.lang.ref.Reference;
 import java.net.Inet4Address;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
@@ -15,6 +16,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The nat table at run time: compiled once from a {@link Ruleset}, it decides where each new connection
@@ -95,7 +97,17 @@ public final class NatTable {
             }
         }
         checkNoLoops(chains.values());
-        return new NatTable(rules, chains, prerouting, random);
+        NatTable table = new NatTable(rules, chains, prerouting, random);
+        // Counters the new table does not walk still let go of the cells of tables that are gone.
+        for (CompiledChain chain : chains.values()) {
+            if (chain.policyCounters != null) {
+                chain.policyCounters.fold();
+            }
+            for (CompiledRule rule : chain.rules) {
+                rule.counters.fold();
+            }
+        }
+        return table;
     }
 
     /**
@@ -196,6 +208,7 @@ public final class NatTable {
         FlatProgram p = program;
         int[] code = p.code;
         Walk w = WALK.get();
+        long[] cells = p.slab.stripe(w.stripe);
         int credits = 0;
         int depth = 0;
         // The cursor in the current chain: the next record to try, its rule-by-rule link, or a candidate list.
@@ -227,10 +240,11 @@ public final class NatTable {
                 } else if (!matches(code, o, flags, clientIp, clientPort, localIp, localPort, random)) {
                     continue;
                 }
-                p.packets[r].increment();
                 if (credits == w.credited.length) {
-                    w.credited = Arrays.copyOf(w.credited, credits * 2);
+                    w.grow();
                 }
+                // Counted when the walk ends; reading the counter now brings its line in while the walk goes on.
+                w.seen[credits] = cells[PacketSlab.PAD + r];
                 w.credited[credits++] = r;
                 switch (flags >>> FlatProgram.ACTION_SHIFT) {
                     case FlatProgram.CONTINUE:
@@ -239,8 +253,11 @@ public final class NatTable {
                     case FlatProgram.REWRITE: {
                         // Credited only the jumps that led here: the rule's one path, decided once at compile time.
                         Decision fixed = credits == depth + 1 ? p.decisions[r] : null;
-                        return fixed != null ? fixed : decision(p.rules[r], w.credited, credits,
+                        count(p, w, cells, credits);
+                        Decision d = fixed != null ? fixed : decision(p.rules[r], w.credited, credits,
                                 clientIp, localIp, localPort);
+                        Reference.reachabilityFence(p); // the slab's cells moved: see PacketSlab#gone
+                        return d;
                     }
                     case FlatProgram.JUMP:
                         w.push(depth++, list, map, pos, end);
@@ -268,7 +285,16 @@ public final class NatTable {
             // RETURN, or the end of a chain (an implicit RETURN): back to the rule after the jump, or, with
             // nothing on the stack (PREROUTING itself, or a chain reached from it only by gotos), the policy.
             if (depth == 0) {
-                return policy(prerouting, counters(p, w.credited, credits, 1), credits);
+                RuleCounters[] counters = counters(p, w.credited, credits, 1);
+                if (credits == w.credited.length) {
+                    w.grow();
+                }
+                w.seen[credits] = cells[PacketSlab.PAD + p.policyCell];
+                w.credited[credits] = p.policyCell;
+                count(p, w, cells, credits + 1);
+                Decision d = policy(prerouting, counters, credits);
+                Reference.reachabilityFence(p);
+                return d;
             }
             depth--;
             list = w.stackList[depth];
@@ -277,6 +303,21 @@ public final class NatTable {
             end = w.stackEnd[depth];
             w.stackList[depth] = null;
             w.stackMap[depth] = null;
+        }
+    }
+
+    /**
+     * Counts the credited records, each in the cell read when it was credited; when another thread moved that cell
+     * (it shares this thread's stripe), counts it anyway and moves this thread to another stripe.
+     */
+    private static void count(FlatProgram p, Walk w, long[] cells, int credits) {
+        int[] credited = w.credited;
+        long[] seen = w.seen;
+        for (int i = 0; i < credits; i++) {
+            if (!PacketSlab.add(cells, credited[i], seen[i])) {
+                PacketSlab.add(cells, credited[i]);
+                w.stripe = (w.stripe + 1) & (PacketSlab.STRIPES - 1);
+            }
         }
     }
 
@@ -320,6 +361,7 @@ public final class NatTable {
     }
 
     private static final ThreadLocal<Walk> WALK = ThreadLocal.withInitial(Walk::new);
+    private static final AtomicInteger STRIPE = new AtomicInteger();
 
     /**
      * One thread's scratch space for walks, so that a decision allocates nothing but, when it varies, itself: the
@@ -334,6 +376,15 @@ public final class NatTable {
         int[] stackPos = new int[8];
         int[] stackEnd = new int[8];
         int[] credited = new int[8];
+        /** The stripe this thread counts in: see {@link PacketSlab}. */
+        int stripe = STRIPE.getAndIncrement() & (PacketSlab.STRIPES - 1);
+        /** The slab cell of each credited record, as read when it was credited. */
+        long[] seen = new long[8];
+
+        void grow() {
+            credited = Arrays.copyOf(credited, credited.length * 2);
+            seen = Arrays.copyOf(seen, seen.length * 2);
+        }
 
         int[] list;
         int[] map;
@@ -385,7 +436,6 @@ public final class NatTable {
     }
 
     private static Decision policy(CompiledChain chain, RuleCounters[] credited, int creditedCount) {
-        chain.policyCounters.addPacket();
         credited[creditedCount++] = chain.policyCounters;
         return new Decision(null, chain.policy, null, chain.policyLabel, credited, creditedCount);
     }

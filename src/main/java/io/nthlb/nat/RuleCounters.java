@@ -1,5 +1,7 @@
 package io.nthlb.nat;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -8,18 +10,52 @@ import java.util.concurrent.atomic.LongAdder;
  *
  * <p>In the nat table the kernel only sees a connection's first packet, so {@code pkts} counts
  * connections; nthlb credits the relayed payload to {@code bytes} as it flows, so the figure is live.
- * Both are {@link LongAdder}s because every event-loop thread adds to them and none reads them on the
- * decision path.
+ * {@code bytes} is a {@link LongAdder}, because every event-loop thread adds to it.
+ *
+ * <p>{@code pkts} is counted on the decision path, so it lives in the table: each compiled table has a
+ * {@link PacketSlab}, a cell per rule next to the cells of the rules walked with it. A rule that a reload keeps
+ * keeps this object, and with it the cells of the tables it was in before: they are summed, so that decisions
+ * an old table still makes while or after the new one is compiled count too. Once an old table can no longer
+ * decide (it is unreachable), its cell is folded into a constant and the old slab is let go.
  */
 public final class RuleCounters {
 
-    /** Package-private so that a compiled rule can hold the adder it increments on the decision path. */
-    final LongAdder packets = new LongAdder();
+    private static final VarHandle GENERATION;
+
+    static {
+        try {
+            GENERATION = MethodHandles.lookup().findVarHandle(RuleCounters.class, "generation", Generation.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** Where this rule's packets have been counted, newest first; {@code null} for none yet. */
+    private volatile Generation generation;
     private final LongAdder bytes = new LongAdder();
+
+    /** One table's cell of the rule, or (with no slab) what the cells of tables now gone added up to. */
+    private static final class Generation {
+        final PacketSlab slab;
+        final int index;
+        final long folded;
+        final Generation older;
+
+        Generation(PacketSlab slab, int index, long folded, Generation older) {
+            this.slab = slab;
+            this.index = index;
+            this.folded = folded;
+            this.older = older;
+        }
+    }
 
     /** Connections that matched the rule (or fell off the chain, for a policy). */
     public long packets() {
-        return packets.sum();
+        long sum = 0;
+        for (Generation g = generation; g != null; g = g.older) {
+            sum += g.slab == null ? g.folded : g.slab.sum(g.index);
+        }
+        return sum;
     }
 
     /** Payload bytes relayed for those connections, both directions. */
@@ -27,8 +63,66 @@ public final class RuleCounters {
         return bytes.sum();
     }
 
-    void addPacket() {
-        packets.increment();
+    /** From now on also count in {@code slab}'s cell {@code index}; folds the cells of tables that are gone. */
+    void attach(PacketSlab slab, int index) {
+        while (true) {
+            Generation current = generation;
+            Generation next = new Generation(slab, index, 0, folded(current));
+            if (GENERATION.compareAndSet(this, current, next)) {
+                return;
+            }
+        }
+    }
+
+    /** Folds the cells of tables that are gone. */
+    void fold() {
+        while (true) {
+            Generation current = generation;
+            Generation next = folded(current);
+            if (next == current || GENERATION.compareAndSet(this, current, next)) {
+                return;
+            }
+        }
+    }
+
+    /** The generations with those of tables that can no longer count folded into one constant at the end. */
+    private static Generation folded(Generation chain) {
+        int length = 0;
+        for (Generation g = chain; g != null; g = g.older) {
+            length++;
+        }
+        // Each slab is asked once whether it is gone: the answer only ever changes from no to yes.
+        Generation[] keep = new Generation[length];
+        int live = 0;
+        int folds = 0;
+        long constant = 0;
+        for (Generation g = chain; g != null; g = g.older) {
+            if (g.slab == null) {
+                constant += g.folded;
+                folds++;
+            } else if (g.slab.gone()) {
+                constant += g.slab.sum(g.index); // nothing can add to it any more
+                folds++;
+            } else {
+                keep[live++] = g;
+            }
+        }
+        if (live == length || (live == length - 1 && folds == 1 && chain != null && lastIsFolded(chain))) {
+            return chain;
+        }
+        Generation out = folds == 0 ? null : new Generation(null, 0, constant, null);
+        for (int i = live - 1; i >= 0; i--) {
+            out = new Generation(keep[i].slab, keep[i].index, 0, out);
+        }
+        return out;
+    }
+
+    private static boolean lastIsFolded(Generation chain) {
+        Generation g = chain;
+        while (g.older != null) {
+            g = g.older;
+        }
+        return g.slab == null;
     }
 
     void addBytes(long n) {
