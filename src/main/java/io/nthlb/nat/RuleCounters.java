@@ -125,6 +125,15 @@ public final class RuleCounters {
         return g.slab == null;
     }
 
+    /** How many generations this counter sums (tables that may still count, and one constant): for tests. */
+    int generations() {
+        int n = 0;
+        for (Generation g = generation; g != null; g = g.older) {
+            n++;
+        }
+        return n;
+    }
+
     void addBytes(long n) {
         bytes.add(n);
     }
