@@ -18,6 +18,18 @@ final class CompiledChain {
     /** The candidate list when no rule is filed under a key (most small chains), read without the index. */
     private int[] allRules;
 
+    // Layout state of FlatProgram, set while it is built.
+    /** Jumps to this chain, plus two for each goto: 1 means one path leads here. */
+    int referrers;
+    /** Record numbers of the rules, once emitted (cleared after the layout unless keyed). */
+    int[] records;
+    /** The chain's {@link FlatProgram.Keyed} index, or -1 when it is walked rule by rule. */
+    int keyedId = -1;
+
+    int firstRecord() {
+        return rules.length == 0 ? -1 : records[0];
+    }
+
     /** A chain whose {@code rules} array is still to be filled; call {@link #index()} after. */
     CompiledChain(Chain chain, CompiledRule[] rules, RuleCounters policyCounters) {
         this.name = chain.name();

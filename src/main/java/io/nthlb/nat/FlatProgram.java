@@ -2,9 +2,7 @@ package io.nthlb.nat;
 
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.IdentityHashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * The compiled chains laid out for {@link NatTable#decide}: every rule reachable from PREROUTING as a fixed-size
@@ -131,28 +129,29 @@ final class FlatProgram {
 
     /** Lays out the chains reachable from {@code prerouting}; jumps must be resolved and loop-free. */
     static FlatProgram of(CompiledChain prerouting, Iterable<CompiledChain> allChains) {
-        Builder b = new Builder();
-        // Who jumps to each chain: a chain reached by exactly one JUMP has one path to it.
+        // Who jumps to each chain: a chain reached by exactly one JUMP (no GOTO) has one path to it.
         for (CompiledChain chain : allChains) {
             for (CompiledRule rule : chain.rules) {
                 if (rule.jumpTo != null) {
-                    b.referrers.merge(rule.jumpTo, rule.action == CompiledRule.Action.JUMP ? 1 : 2, Integer::sum);
-                    b.referrer.put(rule.jumpTo, rule);
+                    rule.jumpTo.referrers += rule.action == CompiledRule.Action.JUMP ? 1 : 2;
                 }
             }
         }
-        b.emit(prerouting);
+        Builder b = new Builder();
+        b.emit(prerouting, new RuleCounters[0]);
         b.link();
         int n = b.order.size();
         CompiledRule[] rules = b.order.toArray(new CompiledRule[0]);
         RuleCounters[] counters = new RuleCounters[n];
-        Decision[] decisions = new Decision[n];
         for (int r = 0; r < n; r++) {
             counters[r] = rules[r].counters;
-            decisions[r] = b.staticDecision(rules[r]);
         }
-        FlatProgram program = new FlatProgram(Arrays.copyOf(b.code, n * STRIDE), rules, counters, decisions,
-                b.first(prerouting), b.keyedId(prerouting), b.keyed.toArray(new Keyed[0]));
+        FlatProgram program = new FlatProgram(Arrays.copyOf(b.code, n * STRIDE), rules, counters,
+                b.decisions.toArray(new Decision[0]), prerouting.firstRecord(), prerouting.keyedId,
+                b.keyed.toArray(new Keyed[0]));
+        for (CompiledChain chain : b.emitted) {
+            chain.records = null; // only the keyed chains need them, and their Keyed holds them
+        }
         program.slab.own(program);
         for (int r = 0; r < n; r++) {
             counters[r].attach(program.slab, r);
@@ -162,30 +161,29 @@ final class FlatProgram {
     }
 
     private static final class Builder {
-        final Map<CompiledChain, Integer> referrers = new IdentityHashMap<>();
-        final Map<CompiledChain, CompiledRule> referrer = new IdentityHashMap<>();
-        final Map<CompiledChain, int[]> recordsOf = new IdentityHashMap<>();
-        final Map<CompiledRule, CompiledChain> ruleChain = new IdentityHashMap<>();
-        final Map<CompiledRule, Integer> recordOfRule = new IdentityHashMap<>();
-        final Map<CompiledChain, Integer> keyedIds = new IdentityHashMap<>();
         final List<Keyed> keyed = new ArrayList<>();
         final List<CompiledRule> order = new ArrayList<>();
-        final Map<CompiledRule, RuleCounters[]> paths = new IdentityHashMap<>();
+        final List<CompiledChain> emitted = new ArrayList<>();
+        final List<Decision> decisions = new ArrayList<>();
         int[] code = new int[STRIDE * 64];
 
-        void emit(CompiledChain chain) {
-            if (recordsOf.containsKey(chain)) {
+        /**
+         * Emits a chain's records, each followed by the chain it jumps to when that is new. {@code path} holds the
+         * counters credited on the way to the chain when it has only one path (the JUMP that emits it is then
+         * that path's last rule), otherwise {@code null}.
+         */
+        void emit(CompiledChain chain, RuleCounters[] path) {
+            if (chain.records != null) {
                 return;
             }
+            emitted.add(chain);
             int[] records = new int[chain.rules.length];
-            recordsOf.put(chain, records);
+            chain.records = records;
             for (int i = 0; i < chain.rules.length; i++) {
                 CompiledRule rule = chain.rules[i];
                 int r = order.size();
                 records[i] = r;
                 order.add(rule);
-                ruleChain.put(rule, chain);
-                recordOfRule.put(rule, r);
                 if (code.length < (r + 1) * STRIDE) {
                     code = Arrays.copyOf(code, code.length * 2);
                 }
@@ -194,12 +192,18 @@ final class FlatProgram {
                 if (i > 0) {
                     code[records[i - 1] * STRIDE + NEXT] = r;
                 }
+                RuleCounters[] through = null;
+                if (path != null && (rule.jumpTo != null || decides(rule))) {
+                    through = Arrays.copyOf(path, path.length + 1);
+                    through[path.length] = rule.counters;
+                }
+                decisions.add(decides(rule) && through != null ? decision(rule, through) : null);
                 if (rule.jumpTo != null) {
-                    emit(rule.jumpTo);
+                    emit(rule.jumpTo, rule.jumpTo.referrers == 1 ? through : null);
                 }
             }
             if (!chain.candidateIndex().unkeyedOnly()) {
-                keyedIds.put(chain, keyed.size());
+                chain.keyedId = keyed.size();
                 keyed.add(keyed(chain, records));
             }
         }
@@ -209,20 +213,22 @@ final class FlatProgram {
             for (int r = 0; r < order.size(); r++) {
                 CompiledRule rule = order.get(r);
                 if (rule.jumpTo != null) {
-                    code[r * STRIDE + TARGET_FIRST] = first(rule.jumpTo);
-                    code[r * STRIDE + TARGET_KEYED] = keyedId(rule.jumpTo);
+                    code[r * STRIDE + TARGET_FIRST] = rule.jumpTo.firstRecord();
+                    code[r * STRIDE + TARGET_KEYED] = rule.jumpTo.keyedId;
                 }
             }
         }
 
-        int first(CompiledChain chain) {
-            int[] records = recordsOf.get(chain);
-            return records.length == 0 ? -1 : records[0];
+        /** Whether the rule's decision never varies: ACCEPT, or a DNAT to one address and port. */
+        static boolean decides(CompiledRule rule) {
+            return rule.action == CompiledRule.Action.ACCEPT
+                    || rule.action == CompiledRule.Action.REWRITE && rule.fixedDestination != null;
         }
 
-        int keyedId(CompiledChain chain) {
-            Integer id = keyedIds.get(chain);
-            return id == null ? -1 : id;
+        static Decision decision(CompiledRule rule, RuleCounters[] path) {
+            return rule.action == CompiledRule.Action.ACCEPT
+                    ? new Decision(null, "ACCEPT", rule, null, path, path.length)
+                    : new Decision(rule.fixedDestination, null, rule, null, path, path.length);
         }
 
         static Keyed keyed(CompiledChain chain, int[] records) {
@@ -259,40 +265,5 @@ final class FlatProgram {
             return new Keyed(table, Arrays.copyOf(pool, used), chain.candidateIndex(), records);
         }
 
-        /**
-         * The counters credited along the only path to {@code rule} when each chain on it is reached by exactly
-         * one JUMP, or {@code null}.
-         */
-        RuleCounters[] path(CompiledRule rule) {
-            if (paths.containsKey(rule)) {
-                return paths.get(rule);
-            }
-            CompiledChain chain = ruleChain.get(rule);
-            RuleCounters[] path = null;
-            if (NatTable.DECIDING_CHAIN.equals(chain.name) && chain.isBuiltIn()) {
-                path = new RuleCounters[] {rule.counters};
-            } else if (referrers.getOrDefault(chain, 0) == 1) {
-                RuleCounters[] above = path(referrer.get(chain));
-                if (above != null) {
-                    path = Arrays.copyOf(above, above.length + 1);
-                    path[above.length] = rule.counters;
-                }
-            }
-            paths.put(rule, path);
-            return path;
-        }
-
-        Decision staticDecision(CompiledRule rule) {
-            boolean fixed = rule.action == CompiledRule.Action.REWRITE && rule.fixedDestination != null;
-            if (!fixed && rule.action != CompiledRule.Action.ACCEPT) {
-                return null;
-            }
-            RuleCounters[] path = path(rule);
-            if (path == null) {
-                return null;
-            }
-            return fixed ? new Decision(rule.fixedDestination, null, rule, null, path, path.length)
-                    : new Decision(null, "ACCEPT", rule, null, path, path.length);
-        }
     }
 }

@@ -88,41 +88,37 @@ public final class RuleCounters {
     /** The generations with those of tables that can no longer count folded into one constant at the end. */
     private static Generation folded(Generation chain) {
         int length = 0;
+        int foldable = 0;
+        boolean gone = false;
         for (Generation g = chain; g != null; g = g.older) {
             length++;
+            if (g.slab == null) {
+                foldable++;
+            } else if (g.slab.gone()) {
+                gone = true;
+            }
         }
-        // Each slab is asked once whether it is gone: the answer only ever changes from no to yes.
+        if (!gone && foldable <= 1) {
+            return chain; // nothing to fold (the common case: no allocation)
+        }
+        // Each slab is asked once more whether it is gone: the answer only ever changes from no to yes.
         Generation[] keep = new Generation[length];
         int live = 0;
-        int folds = 0;
         long constant = 0;
         for (Generation g = chain; g != null; g = g.older) {
             if (g.slab == null) {
                 constant += g.folded;
-                folds++;
             } else if (g.slab.gone()) {
                 constant += g.slab.sum(g.index); // nothing can add to it any more
-                folds++;
             } else {
                 keep[live++] = g;
             }
         }
-        if (live == length || (live == length - 1 && folds == 1 && chain != null && lastIsFolded(chain))) {
-            return chain;
-        }
-        Generation out = folds == 0 ? null : new Generation(null, 0, constant, null);
+        Generation out = new Generation(null, 0, constant, null);
         for (int i = live - 1; i >= 0; i--) {
             out = new Generation(keep[i].slab, keep[i].index, 0, out);
         }
         return out;
-    }
-
-    private static boolean lastIsFolded(Generation chain) {
-        Generation g = chain;
-        while (g.older != null) {
-            g = g.older;
-        }
-        return g.slab == null;
     }
 
     /** How many generations this counter sums (tables that may still count, and one constant): for tests. */
