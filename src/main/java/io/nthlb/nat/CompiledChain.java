@@ -21,14 +21,12 @@ final class CompiledChain {
     // Layout state of FlatProgram, set while it is built.
     /** Jumps to this chain, plus two for each goto: 1 means one path leads here. */
     int referrers;
-    /** Record numbers of the rules, once emitted (cleared after the layout unless keyed). */
-    int[] records;
+    /** Whether the chain's records are laid out. */
+    boolean emitted;
+    /** The record of the first rule, or -1 for an empty chain. */
+    int firstRecord = -1;
     /** The chain's {@link FlatProgram.Keyed} index, or -1 when it is walked rule by rule. */
     int keyedId = -1;
-
-    int firstRecord() {
-        return rules.length == 0 ? -1 : records[0];
-    }
 
     /** A chain whose {@code rules} array is still to be filled; call {@link #index()} after. */
     CompiledChain(Chain chain, CompiledRule[] rules, RuleCounters policyCounters) {

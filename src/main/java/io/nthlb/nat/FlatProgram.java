@@ -60,8 +60,6 @@ final class FlatProgram {
 
     final int[] code;
     final CompiledRule[] rules;
-    /** The counters of each record, for the decisions made on the spot. */
-    final RuleCounters[] counters;
     /** The packet counts: cell {@code r} for record {@code r}, cell {@link #policyCell} for PREROUTING's policy. */
     final PacketSlab slab;
     final int policyCell;
@@ -109,13 +107,12 @@ final class FlatProgram {
         }
     }
 
-    private FlatProgram(int[] code, CompiledRule[] rules, RuleCounters[] counters, Decision[] decisions, int start,
+    private FlatProgram(int[] code, CompiledRule[] rules, PacketSlab slab, Decision[] decisions, int start,
                         int startKeyed, Keyed[] keyed) {
         this.code = code;
         this.rules = rules;
-        this.counters = counters;
         this.policyCell = rules.length;
-        this.slab = new PacketSlab(rules.length + 1);
+        this.slab = slab;
         this.decisions = decisions;
         this.start = start;
         this.startKeyed = startKeyed;
@@ -127,35 +124,16 @@ final class FlatProgram {
         return (int) (h ^ (h >>> 29) ^ (h >>> 47));
     }
 
-    /** Lays out the chains reachable from {@code prerouting}; jumps must be resolved and loop-free. */
-    static FlatProgram of(CompiledChain prerouting, Iterable<CompiledChain> allChains) {
-        // Who jumps to each chain: a chain reached by exactly one JUMP (no GOTO) has one path to it.
-        for (CompiledChain chain : allChains) {
-            for (CompiledRule rule : chain.rules) {
-                if (rule.jumpTo != null) {
-                    rule.jumpTo.referrers += rule.action == CompiledRule.Action.JUMP ? 1 : 2;
-                }
-            }
-        }
+    /** Lays out the chains reachable from {@code prerouting}; jumps must be resolved, counted and loop-free. */
+    static FlatProgram of(CompiledChain prerouting) {
         Builder b = new Builder();
         b.emit(prerouting, new RuleCounters[0]);
-        b.link();
         int n = b.order.size();
-        CompiledRule[] rules = b.order.toArray(new CompiledRule[0]);
-        RuleCounters[] counters = new RuleCounters[n];
-        for (int r = 0; r < n; r++) {
-            counters[r] = rules[r].counters;
-        }
-        FlatProgram program = new FlatProgram(Arrays.copyOf(b.code, n * STRIDE), rules, counters,
-                b.decisions.toArray(new Decision[0]), prerouting.firstRecord(), prerouting.keyedId,
+        b.slab.size(n + 1);
+        FlatProgram program = new FlatProgram(Arrays.copyOf(b.code, n * STRIDE), b.order.toArray(new CompiledRule[0]),
+                b.slab, b.decisions.toArray(new Decision[0]), prerouting.firstRecord, prerouting.keyedId,
                 b.keyed.toArray(new Keyed[0]));
-        for (CompiledChain chain : b.emitted) {
-            chain.records = null; // only the keyed chains need them, and their Keyed holds them
-        }
         program.slab.own(program);
-        for (int r = 0; r < n; r++) {
-            counters[r].attach(program.slab, r);
-        }
         prerouting.policyCounters.attach(program.slab, program.policyCell);
         return program;
     }
@@ -163,8 +141,8 @@ final class FlatProgram {
     private static final class Builder {
         final List<Keyed> keyed = new ArrayList<>();
         final List<CompiledRule> order = new ArrayList<>();
-        final List<CompiledChain> emitted = new ArrayList<>();
         final List<Decision> decisions = new ArrayList<>();
+        final PacketSlab slab = new PacketSlab();
         int[] code = new int[STRIDE * 64];
 
         /**
@@ -173,17 +151,18 @@ final class FlatProgram {
          * that path's last rule), otherwise {@code null}.
          */
         void emit(CompiledChain chain, RuleCounters[] path) {
-            if (chain.records != null) {
+            if (chain.emitted) {
                 return;
             }
-            emitted.add(chain);
+            chain.emitted = true;
+            chain.firstRecord = chain.rules.length == 0 ? -1 : order.size();
             int[] records = new int[chain.rules.length];
-            chain.records = records;
             for (int i = 0; i < chain.rules.length; i++) {
                 CompiledRule rule = chain.rules[i];
                 int r = order.size();
                 records[i] = r;
                 order.add(rule);
+                rule.counters.attach(slab, r);
                 if (code.length < (r + 1) * STRIDE) {
                     code = Arrays.copyOf(code, code.length * 2);
                 }
@@ -199,23 +178,15 @@ final class FlatProgram {
                 }
                 decisions.add(decides(rule) && through != null ? decision(rule, through) : null);
                 if (rule.jumpTo != null) {
+                    // Emitted now if new: either way its records and index are known once this returns (no loops).
                     emit(rule.jumpTo, rule.jumpTo.referrers == 1 ? through : null);
+                    code[r * STRIDE + TARGET_FIRST] = rule.jumpTo.firstRecord;
+                    code[r * STRIDE + TARGET_KEYED] = rule.jumpTo.keyedId;
                 }
             }
             if (!chain.candidateIndex().unkeyedOnly()) {
                 chain.keyedId = keyed.size();
                 keyed.add(keyed(chain, records));
-            }
-        }
-
-        /** Jump targets, once every chain has its records. */
-        void link() {
-            for (int r = 0; r < order.size(); r++) {
-                CompiledRule rule = order.get(r);
-                if (rule.jumpTo != null) {
-                    code[r * STRIDE + TARGET_FIRST] = rule.jumpTo.firstRecord();
-                    code[r * STRIDE + TARGET_KEYED] = rule.jumpTo.keyedId;
-                }
             }
         }
 

@@ -46,7 +46,7 @@ public final class NatTable {
         this.prerouting = prerouting;
         this.random = random;
         this.listenPlan = ListenPlan.of(ruleset);
-        this.program = FlatProgram.of(prerouting, chains.values());
+        this.program = FlatProgram.of(prerouting);
     }
 
     /** Compiles a table with fresh counters and a thread-local random source. */
@@ -93,18 +93,22 @@ public final class NatTable {
                                 + " jumps to " + rule.jumpChain + " (expected: a user chain)");
                     }
                     rule.jumpTo = to;
+                    // A chain reached by exactly one JUMP (no GOTO) has one path to it: see FlatProgram.
+                    to.referrers += rule.action == CompiledRule.Action.JUMP ? 1 : 2;
                 }
             }
         }
         checkNoLoops(chains.values());
         NatTable table = new NatTable(rules, chains, prerouting, random);
-        // Counters the new table does not walk still let go of the cells of tables that are gone.
-        for (CompiledChain chain : chains.values()) {
-            if (chain.policyCounters != null) {
-                chain.policyCounters.fold();
-            }
-            for (CompiledRule rule : chain.rules) {
-                rule.counters.fold();
+        if (previous != null) {
+            // Kept counters the new table does not walk still let go of the cells of tables that are gone.
+            for (CompiledChain chain : chains.values()) {
+                if (chain.policyCounters != null) {
+                    chain.policyCounters.fold();
+                }
+                for (CompiledRule rule : chain.rules) {
+                    rule.counters.fold();
+                }
             }
         }
         return table;

@@ -25,13 +25,15 @@ final class PacketSlab {
     private static final VarHandle STRIPE = MethodHandles.arrayElementVarHandle(long[][].class);
 
     private final long[][] stripes = new long[STRIPES][];
-    private final int size;
+    /** Cells per stripe: set once by {@link #size}, before the slab is shared. */
+    private int size;
     /** The program that counts here; once it is unreachable nothing can add to this slab. */
     private WeakReference<Object> owner;
 
-    PacketSlab(int size) {
-        this.size = size;
-        stripes[0] = new long[PAD + size + PAD];
+    /** Sets the number of cells, once the program's records are laid out; before the slab is shared. */
+    void size(int cells) {
+        this.size = cells;
+        stripes[0] = new long[PAD + cells + PAD];
     }
 
     /** Set once, before the slab is shared. */

@@ -1,7 +1,5 @@
 package io.nthlb.nat;
 
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -19,16 +17,6 @@ import java.util.concurrent.atomic.LongAdder;
  * decide (it is unreachable), its cell is folded into a constant and the old slab is let go.
  */
 public final class RuleCounters {
-
-    private static final VarHandle GENERATION;
-
-    static {
-        try {
-            GENERATION = MethodHandles.lookup().findVarHandle(RuleCounters.class, "generation", Generation.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
 
     /** Where this rule's packets have been counted, newest first; {@code null} for none yet. */
     private volatile Generation generation;
@@ -63,25 +51,20 @@ public final class RuleCounters {
         return bytes.sum();
     }
 
-    /** From now on also count in {@code slab}'s cell {@code index}; folds the cells of tables that are gone. */
-    void attach(PacketSlab slab, int index) {
-        while (true) {
-            Generation current = generation;
-            Generation next = new Generation(slab, index, 0, folded(current));
-            if (GENERATION.compareAndSet(this, current, next)) {
-                return;
-            }
-        }
+    /**
+     * From now on also count in {@code slab}'s cell {@code index}; folds the cells of tables that are gone.
+     * Only compiling calls this (and {@link #fold}): a lock is cheaper than a compare-and-swap loop in a cold JVM.
+     */
+    synchronized void attach(PacketSlab slab, int index) {
+        generation = new Generation(slab, index, 0, folded(generation));
     }
 
     /** Folds the cells of tables that are gone. */
-    void fold() {
-        while (true) {
-            Generation current = generation;
-            Generation next = folded(current);
-            if (next == current || GENERATION.compareAndSet(this, current, next)) {
-                return;
-            }
+    synchronized void fold() {
+        Generation current = generation;
+        Generation next = folded(current);
+        if (next != current) {
+            generation = next;
         }
     }
 
