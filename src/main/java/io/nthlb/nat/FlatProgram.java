@@ -16,8 +16,8 @@ import java.util.List;
  * counters stay the rules' {@link RuleCounters}.
  *
  * <p>A decision whose walk credited exactly the jumps that led to its deciding rule, in a chain that only one
- * rule jumps to (and so on up to PREROUTING), is the same every time for an ACCEPT or a fixed DNAT: such
- * decisions are made here once, and handed out without allocating.
+ * rule jumps to (and so on up to PREROUTING), is the same every time for an ACCEPT or a fixed DNAT: such a
+ * decision is kept once made, and handed out again without allocating.
  */
 final class FlatProgram {
 
@@ -49,7 +49,12 @@ final class FlatProgram {
     static final int RANDOM_INV = 1 << 6;
     /** Matches that do not fit the record: test with {@link CompiledRule#matches}. */
     static final int STEPS = 1 << 7;
-    static final int ACTION_SHIFT = 8;
+    /**
+     * An ACCEPT or fixed DNAT rule in a chain with one path to it: its decision, when the walk credited only that
+     * path, is always the same, and is kept in {@link #decisions} once made.
+     */
+    static final int SAME = 1 << 8;
+    static final int ACTION_SHIFT = 16;
 
     static final int CONTINUE = 0;
     static final int ACCEPT = 1;
@@ -63,7 +68,10 @@ final class FlatProgram {
     /** The packet counts: cell {@code r} for record {@code r}, cell {@link #policyCell} for PREROUTING's policy. */
     final PacketSlab slab;
     final int policyCell;
-    /** The decision of a rule that always decides the same way along its only path, or {@code null}. */
+    /**
+     * The decision of a {@link #SAME} rule, once made, or {@code null}. Written by whichever thread makes it first (a
+     * {@link Decision} is immutable, so a racing thread at worst makes an equal one).
+     */
     final Decision[] decisions;
     /** PREROUTING's first record, or -1. */
     final int start;
@@ -127,11 +135,11 @@ final class FlatProgram {
     /** Lays out the chains reachable from {@code prerouting}; jumps must be resolved, counted and loop-free. */
     static FlatProgram of(CompiledChain prerouting) {
         Builder b = new Builder();
-        b.emit(prerouting, new RuleCounters[0]);
+        b.emit(prerouting, true);
         int n = b.order.size();
         b.slab.size(n + 1);
         FlatProgram program = new FlatProgram(Arrays.copyOf(b.code, n * STRIDE), b.order.toArray(new CompiledRule[0]),
-                b.slab, b.decisions.toArray(new Decision[0]), prerouting.firstRecord, prerouting.keyedId,
+                b.slab, new Decision[n], prerouting.firstRecord, prerouting.keyedId,
                 b.keyed.toArray(new Keyed[0]));
         program.slab.own(program);
         prerouting.policyCounters.attach(program.slab, program.policyCell);
@@ -141,16 +149,14 @@ final class FlatProgram {
     private static final class Builder {
         final List<Keyed> keyed = new ArrayList<>();
         final List<CompiledRule> order = new ArrayList<>();
-        final List<Decision> decisions = new ArrayList<>();
         final PacketSlab slab = new PacketSlab();
         int[] code = new int[STRIDE * 64];
 
         /**
-         * Emits a chain's records, each followed by the chain it jumps to when that is new. {@code path} holds the
-         * counters credited on the way to the chain when it has only one path (the JUMP that emits it is then
-         * that path's last rule), otherwise {@code null}.
+         * Emits a chain's records, each followed by the chain it jumps to when that is new. {@code onePath}: the
+         * chain is PREROUTING, or only one JUMP leads to it (the one that emits it) from a chain with one path.
          */
-        void emit(CompiledChain chain, RuleCounters[] path) {
+        void emit(CompiledChain chain, boolean onePath) {
             if (chain.emitted) {
                 return;
             }
@@ -171,15 +177,12 @@ final class FlatProgram {
                 if (i > 0) {
                     code[records[i - 1] * STRIDE + NEXT] = r;
                 }
-                RuleCounters[] through = null;
-                if (path != null && (rule.jumpTo != null || decides(rule))) {
-                    through = Arrays.copyOf(path, path.length + 1);
-                    through[path.length] = rule.counters;
+                if (onePath && decides(rule)) {
+                    code[r * STRIDE + FLAGS] |= SAME;
                 }
-                decisions.add(decides(rule) && through != null ? decision(rule, through) : null);
                 if (rule.jumpTo != null) {
                     // Emitted now if new: either way its records and index are known once this returns (no loops).
-                    emit(rule.jumpTo, rule.jumpTo.referrers == 1 ? through : null);
+                    emit(rule.jumpTo, onePath && rule.jumpTo.referrers == 1);
                     code[r * STRIDE + TARGET_FIRST] = rule.jumpTo.firstRecord;
                     code[r * STRIDE + TARGET_KEYED] = rule.jumpTo.keyedId;
                 }
@@ -194,12 +197,6 @@ final class FlatProgram {
         static boolean decides(CompiledRule rule) {
             return rule.action == CompiledRule.Action.ACCEPT
                     || rule.action == CompiledRule.Action.REWRITE && rule.fixedDestination != null;
-        }
-
-        static Decision decision(CompiledRule rule, RuleCounters[] path) {
-            return rule.action == CompiledRule.Action.ACCEPT
-                    ? new Decision(null, "ACCEPT", rule, null, path, path.length)
-                    : new Decision(rule.fixedDestination, null, rule, null, path, path.length);
         }
 
         static Keyed keyed(CompiledChain chain, int[] records) {

@@ -255,11 +255,17 @@ public final class NatTable {
                         continue;
                     case FlatProgram.ACCEPT:
                     case FlatProgram.REWRITE: {
-                        // Credited only the jumps that led here: the rule's one path, decided once at compile time.
-                        Decision fixed = credits == depth + 1 ? p.decisions[r] : null;
+                        // Credited only the jumps that led here, along the rule's one path: the same decision as
+                        // every time before, kept once made.
+                        boolean same = credits == depth + 1 && (flags & FlatProgram.SAME) != 0;
+                        Decision d = same ? p.decisions[r] : null;
                         count(p, w, cells, credits);
-                        Decision d = fixed != null ? fixed : decision(p.rules[r], w.credited, credits,
-                                clientIp, localIp, localPort);
+                        if (d == null) {
+                            d = decision(p.rules[r], w.credited, credits, clientIp, localIp, localPort);
+                            if (same) {
+                                p.decisions[r] = d;
+                            }
+                        }
                         Reference.reachabilityFence(p); // the slab's cells moved: see PacketSlab#gone
                         return d;
                     }
