@@ -23,7 +23,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * goes exactly as the kernel's PREROUTING walk would, and keeps the per-rule counters that walk moves.
  *
  * <p>The structure is immutable; the counters ({@code pkts}, {@code bytes}, nth positions) are the only
- * mutable state, and they are lock-free, so {@link #decide} may be called from any number of threads.
+ * mutable state, and they are lock-free, so {@link #decide} may be called from any number of threads. (Decisions
+ * that never vary are also kept once made: see {@link FlatProgram}.) A walk runs over the {@link FlatProgram}
+ * laid out from the compiled chains, with a per-thread scratch space for its jump stack.
  * Only PREROUTING decides: the other built-in chains are compiled, so that their counters print, but never
  * walked.
  */
