@@ -85,6 +85,11 @@ final class CandidateIndex {
         return unkeyedOnly;
     }
 
+    /** The lists filed under an address and a port: what {@link #candidates} answers when the key is theirs. */
+    int[][] exactEntries() {
+        return byAddressAndPort.entries();
+    }
+
     /** The candidate rules for a connection to {@code localIp:localPort}: positions from {@link #FIRST} on. */
     int[] candidates(int localIp, int localPort) {
         if (unkeyedOnly) {

@@ -57,6 +57,22 @@ final class CandidateMap {
         return null;
     }
 
+    /** Every entry, in no particular order. */
+    int[][] entries() {
+        int n = 0;
+        for (int[] slot : slots) {
+            n += slot == null ? 0 : 1;
+        }
+        int[][] out = new int[n][];
+        n = 0;
+        for (int[] slot : slots) {
+            if (slot != null) {
+                out[n++] = slot;
+            }
+        }
+        return out;
+    }
+
     boolean isEmpty() {
         return slots.length == 0;
     }

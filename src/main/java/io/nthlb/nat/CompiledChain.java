@@ -15,8 +15,16 @@ final class CompiledChain {
     final String policyLabel;
     /** Set by {@link #index()} once the rules are in; published with the table's final fields. */
     private CandidateIndex index;
-    /** The candidate list when no rule is filed under a key (most small chains), read without the index. */
-    private int[] allRules;
+
+    // Layout state of FlatProgram, set while it is built.
+    /** Jumps to this chain, plus two for each goto: 1 means one path leads here. */
+    int referrers;
+    /** Whether the chain's records are laid out. */
+    boolean emitted;
+    /** The record of the first rule, or -1 for an empty chain. */
+    int firstRecord = -1;
+    /** The chain's {@link FlatProgram.Keyed} index, or -1 when it is walked rule by rule. */
+    int keyedId = -1;
 
     /** A chain whose {@code rules} array is still to be filled; call {@link #index()} after. */
     CompiledChain(Chain chain, CompiledRule[] rules, RuleCounters policyCounters) {
@@ -27,18 +35,13 @@ final class CompiledChain {
         this.policyLabel = policy == null ? null : name + " policy " + policy;
     }
 
-    /**
-     * Builds the candidate index once {@link #rules} is filled. The chain object is made before its rules so
-     * that a walk, which reads the chain and then its rules, finds them next to each other in memory.
-     */
+    /** Builds the candidate index once {@link #rules} is filled ({@link FlatProgram} reads it for keyed chains). */
     void index() {
         this.index = CandidateIndex.of(rules);
-        this.allRules = index.unkeyedOnly() ? index.candidates(0, 0) : null;
     }
 
-    /** The rules a connection to {@code localIp:localPort} may match: see {@link CandidateIndex}. */
-    int[] candidates(int localIp, int localPort) {
-        return allRules != null ? allRules : index.candidates(localIp, localPort);
+    CandidateIndex candidateIndex() {
+        return index;
     }
 
     boolean isBuiltIn() {

@@ -17,7 +17,6 @@ import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.LongAdder;
 
 /**
  * One rule of the run-time table: its options flattened for a fast test, its counters and its target.
@@ -48,8 +47,6 @@ final class CompiledRule {
     /** 0-based position in its chain. */
     final int index;
     final RuleCounters counters;
-    /** {@code counters.packets}, held here so that counting does not first load the counters object. */
-    final LongAdder packets;
     final Action action;
     final String jumpChain;
     /** How a DNAT or REDIRECT rule picks its destination, or {@code null} when {@link #fixedDestination} is it. */
@@ -86,7 +83,6 @@ final class CompiledRule {
         this.rule = rule;
         this.index = index;
         this.counters = previous != null ? previous.counters : new RuleCounters();
-        this.packets = counters.packets;
         AddressMatch source = rule.source() == null ? AddressMatch.ANY : rule.source();
         AddressMatch destination = rule.destination() == null ? AddressMatch.ANY : rule.destination();
         this.sourceAddress = source.network().address();
@@ -198,6 +194,42 @@ final class CompiledRule {
             }
         }
         return randomThreshold < 0 || ((random.nextInt() & 0x7FFFFFFFL) < randomThreshold) != randomInverted;
+    }
+
+    /** Writes this rule's record for {@link FlatProgram} at {@code code[at]}; the links are the program's. */
+    void writeRecord(int[] code, int at) {
+        int flags = (canMatch ? FlatProgram.CAN_MATCH : 0)
+                | (sourceInverted ? FlatProgram.SRC_INV : 0)
+                | (destinationInverted ? FlatProgram.DST_INV : 0)
+                | (sourcePortInverted ? FlatProgram.SPORT_INV : 0)
+                | (destinationPortInverted ? FlatProgram.DPORT_INV : 0)
+                | (randomThreshold >= 0 ? FlatProgram.RANDOM : 0)
+                | (randomInverted ? FlatProgram.RANDOM_INV : 0)
+                | (steps.length > 0 || !fitsShort(sourcePortFirst) || !fitsShort(sourcePortLast)
+                        || !fitsShort(destinationPortFirst) || !fitsShort(destinationPortLast) ? FlatProgram.STEPS : 0);
+        int act = switch (action) {
+            case CONTINUE -> FlatProgram.CONTINUE;
+            case ACCEPT -> FlatProgram.ACCEPT;
+            case RETURN -> FlatProgram.RETURN;
+            case JUMP -> FlatProgram.JUMP;
+            case GOTO -> FlatProgram.GOTO;
+            case REWRITE -> FlatProgram.REWRITE;
+        };
+        code[at + FlatProgram.FLAGS] = flags | act << FlatProgram.ACTION_SHIFT;
+        code[at + FlatProgram.SRC] = sourceAddress;
+        code[at + FlatProgram.SRC_MASK] = sourceMask;
+        code[at + FlatProgram.DST] = destinationAddress;
+        code[at + FlatProgram.DST_MASK] = destinationMask;
+        code[at + FlatProgram.SPORTS] = sourcePortFirst << 16 | sourcePortLast;
+        code[at + FlatProgram.DPORTS] = destinationPortFirst << 16 | destinationPortLast;
+        // At most 2^31: read back as an unsigned int.
+        code[at + FlatProgram.THRESHOLD] = (int) Math.max(randomThreshold, 0);
+        code[at + FlatProgram.TARGET_FIRST] = -1;
+        code[at + FlatProgram.TARGET_KEYED] = -1;
+    }
+
+    private static boolean fitsShort(int port) {
+        return port >= 0 && port <= 0xFFFF;
     }
 
     /** {@code CHAIN:N}, 1-based, for logs; made on demand, so that a large table holds no label strings. */

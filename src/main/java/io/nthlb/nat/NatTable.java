@@ -4,6 +4,7 @@ import io.nthlb.rules.Chain;
 import io.nthlb.rules.Rule;
 import io.nthlb.rules.RuleError;
 import io.nthlb.rules.Ruleset;
+import java.lang.ref.Reference;
 import java.net.Inet4Address;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
@@ -15,13 +16,16 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The nat table at run time: compiled once from a {@link Ruleset}, it decides where each new connection
  * goes exactly as the kernel's PREROUTING walk would, and keeps the per-rule counters that walk moves.
  *
  * <p>The structure is immutable; the counters ({@code pkts}, {@code bytes}, nth positions) are the only
- * mutable state, and they are lock-free, so {@link #decide} may be called from any number of threads.
+ * mutable state, and they are lock-free, so {@link #decide} may be called from any number of threads. (Decisions
+ * that never vary are also kept once made: see {@link FlatProgram}.) A walk runs over the {@link FlatProgram}
+ * laid out from the compiled chains, with a per-thread scratch space for its jump stack.
  * Only PREROUTING decides: the other built-in chains are compiled, so that their counters print, but never
  * walked.
  */
@@ -35,6 +39,7 @@ public final class NatTable {
     private final CompiledChain prerouting;
     private final RandomSource random;
     private final ListenPlan listenPlan;
+    private final FlatProgram program;
 
     private NatTable(Ruleset ruleset, Map<String, CompiledChain> chains, CompiledChain prerouting,
                      RandomSource random) {
@@ -43,6 +48,7 @@ public final class NatTable {
         this.prerouting = prerouting;
         this.random = random;
         this.listenPlan = ListenPlan.of(ruleset);
+        this.program = FlatProgram.of(prerouting);
     }
 
     /** Compiles a table with fresh counters and a thread-local random source. */
@@ -89,11 +95,25 @@ public final class NatTable {
                                 + " jumps to " + rule.jumpChain + " (expected: a user chain)");
                     }
                     rule.jumpTo = to;
+                    // A chain reached by exactly one JUMP (no GOTO) has one path to it: see FlatProgram.
+                    to.referrers += rule.action == CompiledRule.Action.JUMP ? 1 : 2;
                 }
             }
         }
         checkNoLoops(chains.values());
-        return new NatTable(rules, chains, prerouting, random);
+        NatTable table = new NatTable(rules, chains, prerouting, random);
+        if (previous != null) {
+            // Kept counters the new table does not walk still let go of the cells of tables that are gone.
+            for (CompiledChain chain : chains.values()) {
+                if (chain.policyCounters != null) {
+                    chain.policyCounters.fold();
+                }
+                for (CompiledRule rule : chain.rules) {
+                    rule.counters.fold();
+                }
+            }
+        }
+        return table;
     }
 
     /**
@@ -191,82 +211,259 @@ public final class NatTable {
      * Addresses are IPv4 as big-endian ints, like {@link io.nthlb.rules.Cidr}.
      */
     public Decision decide(int clientIp, int clientPort, int localIp, int localPort) {
-        RuleCounters[] credited = new RuleCounters[4];
-        int creditedCount = 0;
-        // The jump stack: where to come back to after a user chain returns. Goto does not push.
-        CompiledChain[] stackChain = null;
-        int[][] stackCandidates = null;
-        int[] stackPosition = null;
+        FlatProgram p = program;
+        int[] code = p.code;
+        Walk w = WALK.get();
+        long[] cells = p.slab.stripe(w.stripe);
+        int credits = 0;
         int depth = 0;
-
-        CompiledChain chain = prerouting;
-        int[] candidates = chain.candidates(localIp, localPort);
-        int position = CandidateIndex.FIRST;
+        // The cursor in the current chain: the next record to try, its rule-by-rule link, or a candidate list.
+        w.enter(p, p.start, p.startKeyed, localIp, localPort);
+        int[] list = w.list;
+        int[] map = w.map;
+        int pos = w.pos;
+        int end = w.end;
         while (true) {
-            if (position < candidates.length) {
-                CompiledRule rule = chain.rules[candidates[position++]];
-                if (!rule.matches(clientIp, clientPort, localIp, localPort, random)) {
+            int r;
+            if (list == null) {
+                r = pos;
+                if (r >= 0) {
+                    pos = end == Walk.SINGLE ? -1 : code[r * FlatProgram.STRIDE + FlatProgram.NEXT];
+                }
+            } else if (pos < end) {
+                int v = list[pos++];
+                r = map == null ? v : map[v];
+            } else {
+                r = -1;
+            }
+            if (r >= 0) {
+                int o = r * FlatProgram.STRIDE;
+                int flags = code[o];
+                if ((flags & FlatProgram.STEPS) != 0) {
+                    if (!p.rules[r].matches(clientIp, clientPort, localIp, localPort, random)) {
+                        continue;
+                    }
+                } else if (!matches(code, o, flags, clientIp, clientPort, localIp, localPort, random)) {
                     continue;
                 }
-                rule.packets.increment();
-                if (creditedCount == credited.length) {
-                    credited = Arrays.copyOf(credited, creditedCount * 2);
+                if (credits == w.credited.length) {
+                    w.grow();
                 }
-                credited[creditedCount++] = rule.counters;
-                switch (rule.action) {
-                    case CONTINUE:
+                // Counted when the walk ends; reading the counter now brings its line in while the walk goes on.
+                w.seen[credits] = cells[PacketSlab.PAD + r];
+                w.credited[credits++] = r;
+                switch (flags >>> FlatProgram.ACTION_SHIFT) {
+                    case FlatProgram.CONTINUE:
                         continue;
-                    case ACCEPT:
-                        return new Decision(null, "ACCEPT", rule, null, credited, creditedCount);
-                    case REWRITE:
-                        return new Decision(rule.rewrite(clientIp, localIp, localPort, random), null,
-                                rule, null, credited, creditedCount);
-                    case JUMP:
-                        if (stackChain == null) {
-                            stackChain = new CompiledChain[4];
-                            stackCandidates = new int[4][];
-                            stackPosition = new int[4];
-                        } else if (depth == stackChain.length) {
-                            stackChain = Arrays.copyOf(stackChain, depth * 2);
-                            stackCandidates = Arrays.copyOf(stackCandidates, depth * 2);
-                            stackPosition = Arrays.copyOf(stackPosition, depth * 2);
+                    case FlatProgram.ACCEPT:
+                    case FlatProgram.REWRITE: {
+                        // Credited only the jumps that led here, along the rule's one path: the same decision as
+                        // every time before, kept once made.
+                        boolean same = credits == depth + 1 && (flags & FlatProgram.SAME) != 0;
+                        Decision d = same ? p.decisions[r] : null;
+                        count(p, w, cells, credits);
+                        if (d == null) {
+                            d = decision(p.rules[r], w.credited, credits, clientIp, localIp, localPort);
+                            if (same) {
+                                p.decisions[r] = d;
+                            }
                         }
-                        stackChain[depth] = chain;
-                        stackCandidates[depth] = candidates;
-                        stackPosition[depth] = position;
-                        depth++;
-                        chain = rule.jumpTo;
-                        candidates = chain.candidates(localIp, localPort);
-                        position = CandidateIndex.FIRST;
+                        Reference.reachabilityFence(p); // the slab's cells moved: see PacketSlab#gone
+                        return d;
+                    }
+                    case FlatProgram.JUMP:
+                        w.push(depth++, list, map, pos, end);
+                        if (code[o + FlatProgram.TARGET_KEYED] < 0) {
+                            // A chain walked rule by rule (most user chains): no lookup.
+                            list = null;
+                            map = null;
+                            pos = code[o + FlatProgram.TARGET_FIRST];
+                            end = 0;
+                            continue;
+                        }
+                        w.enter(p, code[o + FlatProgram.TARGET_FIRST], code[o + FlatProgram.TARGET_KEYED],
+                                localIp, localPort);
+                        list = w.list;
+                        map = w.map;
+                        pos = w.pos;
+                        end = w.end;
                         continue;
-                    case GOTO:
-                        chain = rule.jumpTo;
-                        candidates = chain.candidates(localIp, localPort);
-                        position = CandidateIndex.FIRST;
+                    case FlatProgram.GOTO:
+                        if (code[o + FlatProgram.TARGET_KEYED] < 0) {
+                            // A chain walked rule by rule (most user chains): no lookup.
+                            list = null;
+                            map = null;
+                            pos = code[o + FlatProgram.TARGET_FIRST];
+                            end = 0;
+                            continue;
+                        }
+                        w.enter(p, code[o + FlatProgram.TARGET_FIRST], code[o + FlatProgram.TARGET_KEYED],
+                                localIp, localPort);
+                        list = w.list;
+                        map = w.map;
+                        pos = w.pos;
+                        end = w.end;
                         continue;
-                    case RETURN:
+                    case FlatProgram.RETURN:
                         break;
                     default:
-                        throw new AssertionError(rule.action);
+                        throw new AssertionError(flags);
                 }
             }
             // RETURN, or the end of a chain (an implicit RETURN): back to the rule after the jump, or, with
             // nothing on the stack (PREROUTING itself, or a chain reached from it only by gotos), the policy.
             if (depth == 0) {
-                return policy(prerouting, credited, creditedCount);
+                RuleCounters[] counters = counters(p, w.credited, credits, 1);
+                if (credits == w.credited.length) {
+                    w.grow();
+                }
+                w.seen[credits] = cells[PacketSlab.PAD + p.policyCell];
+                w.credited[credits] = p.policyCell;
+                count(p, w, cells, credits + 1);
+                Decision d = policy(prerouting, counters, credits);
+                Reference.reachabilityFence(p);
+                return d;
             }
             depth--;
-            chain = stackChain[depth];
-            candidates = stackCandidates[depth];
-            position = stackPosition[depth];
+            list = w.stackList[depth];
+            map = w.stackMap[depth];
+            pos = w.stackPos[depth];
+            end = w.stackEnd[depth];
+            w.stackList[depth] = null;
+            w.stackMap[depth] = null;
+        }
+    }
+
+    /**
+     * Counts the credited records, each in the cell read when it was credited; when another thread moved that cell
+     * (it shares this thread's stripe), counts it anyway and moves this thread to another stripe.
+     */
+    private static void count(FlatProgram p, Walk w, long[] cells, int credits) {
+        int[] credited = w.credited;
+        long[] seen = w.seen;
+        for (int i = 0; i < credits; i++) {
+            if (!PacketSlab.add(cells, credited[i], seen[i])) {
+                PacketSlab.add(cells, credited[i]);
+                w.stripe = (w.stripe + 1) & (PacketSlab.STRIPES - 1);
+            }
+        }
+    }
+
+    /** The fixed part and a lone random match of a record, as {@link CompiledRule#matches} tests them. */
+    private static boolean matches(int[] code, int o, int flags, int clientIp, int clientPort, int localIp,
+                                   int localPort, RandomSource random) {
+        if ((flags & FlatProgram.CAN_MATCH) == 0
+                || ((clientIp & code[o + FlatProgram.SRC_MASK]) == code[o + FlatProgram.SRC])
+                        == ((flags & FlatProgram.SRC_INV) != 0)
+                || ((localIp & code[o + FlatProgram.DST_MASK]) == code[o + FlatProgram.DST])
+                        == ((flags & FlatProgram.DST_INV) != 0)) {
+            return false;
+        }
+        int sports = code[o + FlatProgram.SPORTS];
+        int dports = code[o + FlatProgram.DPORTS];
+        if ((clientPort >= sports >>> 16 && clientPort <= (sports & 0xFFFF)) == ((flags & FlatProgram.SPORT_INV) != 0)
+                || (localPort >= dports >>> 16 && localPort <= (dports & 0xFFFF))
+                        == ((flags & FlatProgram.DPORT_INV) != 0)) {
+            return false;
+        }
+        return (flags & FlatProgram.RANDOM) == 0
+                || ((random.nextInt() & 0x7FFFFFFFL) < (code[o + FlatProgram.THRESHOLD] & 0xFFFFFFFFL))
+                        != ((flags & FlatProgram.RANDOM_INV) != 0);
+    }
+
+    /** A decision made on the spot: a varying destination, or a path with more than the jumps to the rule. */
+    private Decision decision(CompiledRule rule, int[] credited, int credits, int clientIp, int localIp,
+                              int localPort) {
+        RuleCounters[] counters = counters(program, credited, credits, 0);
+        return rule.action == CompiledRule.Action.ACCEPT
+                ? new Decision(null, "ACCEPT", rule, null, counters, credits)
+                : new Decision(rule.rewrite(clientIp, localIp, localPort, random), null, rule, null, counters, credits);
+    }
+
+    private static RuleCounters[] counters(FlatProgram p, int[] credited, int credits, int spare) {
+        RuleCounters[] counters = new RuleCounters[credits + spare];
+        for (int i = 0; i < credits; i++) {
+            counters[i] = p.rules[credited[i]].counters;
+        }
+        return counters;
+    }
+
+    private static final ThreadLocal<Walk> WALK = ThreadLocal.withInitial(Walk::new);
+    private static final AtomicInteger STRIPE = new AtomicInteger();
+
+    /**
+     * One thread's scratch space for walks, so that a decision allocates nothing but, when it varies, itself: the
+     * jump stack, the records credited so far, and the cursor of the chain being entered.
+     */
+    private static final class Walk {
+        /** {@link #end} of a cursor that holds one record and then stops. */
+        static final int SINGLE = 1;
+
+        int[][] stackList = new int[8][];
+        int[][] stackMap = new int[8][];
+        int[] stackPos = new int[8];
+        int[] stackEnd = new int[8];
+        int[] credited = new int[8];
+        /** The stripe this thread counts in: see {@link PacketSlab}. */
+        int stripe = STRIPE.getAndIncrement() & (PacketSlab.STRIPES - 1);
+        /** The slab cell of each credited record, as read when it was credited. */
+        long[] seen = new long[8];
+
+        void grow() {
+            credited = Arrays.copyOf(credited, credited.length * 2);
+            seen = Arrays.copyOf(seen, seen.length * 2);
+        }
+
+        int[] list;
+        int[] map;
+        int pos;
+        int end;
+
+        void push(int depth, int[] list, int[] map, int pos, int end) {
+            if (depth == stackPos.length) {
+                stackList = Arrays.copyOf(stackList, depth * 2);
+                stackMap = Arrays.copyOf(stackMap, depth * 2);
+                stackPos = Arrays.copyOf(stackPos, depth * 2);
+                stackEnd = Arrays.copyOf(stackEnd, depth * 2);
+            }
+            stackList[depth] = list;
+            stackMap[depth] = map;
+            stackPos[depth] = pos;
+            stackEnd[depth] = end;
+        }
+
+        /** Sets the cursor to the start of a chain: its first record, or its candidates for the destination. */
+        void enter(FlatProgram p, int first, int keyedId, int localIp, int localPort) {
+            if (keyedId < 0) {
+                list = null;
+                map = null;
+                pos = first;
+                end = 0;
+                return;
+            }
+            FlatProgram.Keyed keyed = p.keyed[keyedId];
+            long value = keyed.exact(localIp, localPort);
+            if (value == 0) {
+                list = keyed.index.candidates(localIp, localPort);
+                map = keyed.recordOf;
+                pos = CandidateIndex.FIRST;
+                end = list.length;
+            } else if ((value >>> 32) == 1) {
+                list = null;
+                map = null;
+                pos = (int) value;
+                end = SINGLE;
+            } else {
+                int offset = (int) value - 1;
+                list = keyed.pool;
+                map = null;
+                pos = offset + 1;
+                end = offset + 1 + keyed.pool[offset];
+            }
         }
     }
 
     private static Decision policy(CompiledChain chain, RuleCounters[] credited, int creditedCount) {
-        chain.policyCounters.addPacket();
-        if (creditedCount == credited.length) {
-            credited = Arrays.copyOf(credited, creditedCount + 1);
-        }
         credited[creditedCount++] = chain.policyCounters;
         return new Decision(null, chain.policy, null, chain.policyLabel, credited, creditedCount);
     }

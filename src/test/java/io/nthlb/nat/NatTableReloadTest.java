@@ -98,4 +98,53 @@ class NatTableReloadTest {
         NatTable table = NatTable.compile(seedBuilder().build(), null);
         assertThat(decide(table)).isEqualTo("PREROUTING:1 -> 172.16.1.201:80");
     }
+
+    @Test
+    void decisionsTheOldTableStillMakesCountInTheNewOne() {
+        NatTable before = NatTable.compile(seedBuilder().build());
+        decide(before);
+        NatTable after = NatTable.compile(seedBuilder().build(), before);
+        // Connections accepted for the old table while, and after, the new one was compiled.
+        decide(before);
+        decide(before);
+        decide(after);
+        assertThat(after.counters("PREROUTING", 0).packets()).isEqualTo(2);
+        assertThat(after.counters("PREROUTING", 1).packets()).isEqualTo(2);
+        assertThat(before.counters("PREROUTING", 0).packets()).isEqualTo(2);
+    }
+
+    @Test
+    void countersSurviveManyReloadsWhileOldTablesAreCollected() throws InterruptedException {
+        NatTable table = NatTable.compile(seedBuilder().build());
+        java.lang.ref.WeakReference<NatTable> first = new java.lang.ref.WeakReference<>(table);
+        for (int reload = 0; reload < 50; reload++) {
+            decide(table);
+            table = NatTable.compile(seedBuilder().build(), table);
+            if (reload % 10 == 0) {
+                System.gc();
+                Thread.sleep(10);
+            }
+        }
+        decide(table);
+        assertThat(table.counters("PREROUTING", 0).packets()).isEqualTo(26);
+        assertThat(table.counters("PREROUTING", 1).packets()).isEqualTo(25);
+        assertThat(table.policyCounters("PREROUTING").packets()).isZero();
+        // The cells of collected tables were folded: a counter does not grow with every reload.
+        assertThat(table.counters("PREROUTING", 0).generations()).isLessThan(15);
+        // Old tables are not kept alive by the counters they shared.
+        for (int i = 0; i < 20 && first.get() != null; i++) {
+            System.gc();
+            Thread.sleep(10);
+        }
+        assertThat(first.get()).isNull();
+        table = NatTable.compile(seedBuilder().build(), table);
+        for (int i = 0; i < 20 && table.counters("PREROUTING", 0).generations() > 3; i++) {
+            System.gc();
+            Thread.sleep(10);
+            table = NatTable.compile(seedBuilder().build(), table);
+        }
+        assertThat(table.counters("PREROUTING", 0).generations()).isLessThanOrEqualTo(3);
+        assertThat(table.counters("PREROUTING", 0).packets()).isEqualTo(26);
+        assertThat(table.counters("PREROUTING", 1).packets()).isEqualTo(25);
+    }
 }
