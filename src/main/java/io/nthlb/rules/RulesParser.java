@@ -242,18 +242,25 @@ public final class RulesParser {
         }
     }
 
+    /**
+     * A {@code :CHAIN POLICY [packets:bytes]} line, read as iptables-restore 1.8.9 reads it: whitespace-separated
+     * words, no quoting (a chain may be called {@code "}); a chain name and a policy are required.
+     */
     private void declareChain(Origin origin, String line) {
-        String[] parts = line.substring(1).strip().split("\\s+");
+        String rest = line.substring(1).strip();
+        String[] parts = rest.isEmpty() ? new String[0] : rest.split("\\s+");
+        if (parts.length == 0) {
+            errors.add(new RuleError(origin, "chain name invalid"));
+            return;
+        }
         String name = parts[0];
-        if (name.isEmpty()) {
-            errors.add(new RuleError(origin, "empty chain name"));
+        if (parts.length == 1) {
+            errors.add(new RuleError(origin, "policy invalid"));
             return;
         }
-        String policy = parts.length > 1 ? parts[1] : "-";
-        if (parts.length > 2 && !parts[2].matches("\\[\\d+:\\d+\\]")) {
-            errors.add(new RuleError(origin, "invalid counters for chain `" + name + "'"));
-            return;
-        }
+        String policy = parts[1];
+        // The counters after the policy are not checked: iptables-restore 1.8.9 (nf_tables) takes
+        // ":PREROUTING ACCEPT", ":PREROUTING ACCEPT [x]" and ":FOO - [a:b]" alike (tried 2026-11-25).
         if (Chain.BUILT_IN.contains(name)) {
             if (policy.equals("DROP")) {
                 errors.add(new RuleError(origin, DROP_IN_NAT));

@@ -93,9 +93,14 @@ class RulesParserProperties {
             assertThat(e.message()).isNotBlank();
             assertThat(e.toString()).startsWith("soup.rules:" + e.origin().line() + ": ");
         });
-        // Whatever was accepted prints and reparses to the same table.
+        // Whatever was accepted prints and reparses to the same table, except a chain whose name has a quote or
+        // a backslash: iptables-restore takes `:" - [0:0]` as a chain called ", and iptables -S prints it as
+        // -N " unquoted, as nthlb does (RulesParserTest pins both), which no shell command can read back.
         String printed = RulePrinter.listRules(r.ruleset());
         RulePrinter.list(r.ruleset(), RuleCounters.ZERO, false, null);
+        if (r.ruleset().chains().stream().anyMatch(c -> c.name().matches(".*[\"'\\\\].*"))) {
+            return r;
+        }
         LoadResult again = RulesParser.parse("printed", toCommands(printed));
         assertThat(again.errors()).isEmpty();
         assertThat(RulePrinter.listRules(again.ruleset())).isEqualTo(printed);

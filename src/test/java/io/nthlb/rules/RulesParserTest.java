@@ -192,6 +192,22 @@ class RulesParserTest {
         assertThat(r.errors()).extracting(RuleError::toString).containsExactly("t.rules:1: COMMIT expected at line 4");
     }
 
+    /** What iptables-restore 1.8.9 (nf_tables) answered for each chain line, tried in a namespace 2026-11-25. */
+    @Test
+    void readsChainLinesAsIptablesRestoreDoes() {
+        assertThat(parse("*nat\n:\nCOMMIT\n").errors()).extracting(RuleError::toString)
+                .containsExactly("t.rules:2: chain name invalid");
+        assertThat(parse("*nat\n:FOO\nCOMMIT\n").errors()).extracting(RuleError::toString)
+                .containsExactly("t.rules:2: policy invalid");
+        assertThat(parse("*nat\n: \"\nCOMMIT\n").errors()).extracting(RuleError::toString)
+                .containsExactly("t.rules:2: policy invalid");
+        // Accepted by iptables-restore: counters are not checked, and a chain may be called ".
+        LoadResult accepted = parse("*nat\n:PREROUTING ACCEPT\n:OUTPUT ACCEPT [x]\n:FOO - [a:b]\n:BAR ACCEPT\n"
+                + ":\" - [0:0]\nCOMMIT\n");
+        assertThat(accepted.errors()).isEmpty();
+        assertThat(RulePrinter.listRules(accepted.ruleset())).endsWith("-N \"\n-N BAR\n-N FOO\n");
+    }
+
     @Test
     void reportsAMissingChainInASaveFileAsIptablesRestoreDoes() {
         LoadResult r = parse("*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j Z\nCOMMIT\n");
