@@ -273,21 +273,7 @@ public final class NatTable {
                     }
                     case FlatProgram.JUMP:
                         w.push(depth++, list, map, pos, end);
-                        if (code[o + FlatProgram.TARGET_KEYED] < 0) {
-                            // A chain walked rule by rule (most user chains): no lookup.
-                            list = null;
-                            map = null;
-                            pos = code[o + FlatProgram.TARGET_FIRST];
-                            end = 0;
-                            continue;
-                        }
-                        w.enter(p, code[o + FlatProgram.TARGET_FIRST], code[o + FlatProgram.TARGET_KEYED],
-                                localIp, localPort);
-                        list = w.list;
-                        map = w.map;
-                        pos = w.pos;
-                        end = w.end;
-                        continue;
+                        // A jump is a goto that leaves its way back on the stack: go on as a goto.
                     case FlatProgram.GOTO:
                         if (code[o + FlatProgram.TARGET_KEYED] < 0) {
                             // A chain walked rule by rule (most user chains): no lookup.
