@@ -80,7 +80,11 @@ public final class ListenerSet {
         List<Channel> channels = new ArrayList<>();
         try {
             if (options.transport().acceptsOnEveryEventLoop()) {
-                refuseIfTaken(address);
+                if (!listensOnPort(address.getPort())) {
+                    // When one of ours is on the port (a reload moving 10.0.1.200:80 to *:80 opens the new one
+                    // before closing the old), the plain bind would collide with it.
+                    refuseIfTaken(address);
+                }
                 InetSocketAddress bindTo = address;
                 for (EventExecutor executor : group) {
                     EventLoop loop = (EventLoop) executor;
@@ -174,6 +178,10 @@ public final class ListenerSet {
      * counting its own nth sequence. So before binding with SO_REUSEPORT, a plain bind(2) (no listen: it can
      * take no connection) checks the port as a bind without SO_REUSEPORT would.
      */
+    private boolean listensOnPort(int port) {
+        return open.values().stream().anyMatch(c -> ((InetSocketAddress) c.get(0).localAddress()).getPort() == port);
+    }
+
     private static void refuseIfTaken(InetSocketAddress address) {
         if (address.getPort() == 0) {
             return;

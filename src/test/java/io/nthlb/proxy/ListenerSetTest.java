@@ -35,4 +35,25 @@ class ListenerSetTest {
             assertThat(second.listeners().boundAddress(taken)).isNull();
         }
     }
+
+    /**
+     * A reload that widens a listener to the wildcard opens the new one before closing the old one. (NIO has no
+     * SO_REUSEPORT, and the kernel refuses that second bind there whatever nthlb checks.)
+     */
+    @ParameterizedTest
+    @EnumSource(value = Transport.class, names = {"EPOLL", "IO_URING"})
+    void aReloadCanMoveItsOwnListenerToTheWildcardOnTheSamePort(Transport transport) {
+        assumeTrue(transport.isAvailable(), () -> transport + " unavailable: " + transport.unavailabilityCause());
+        ProxyOptions options = ProxyOptions.defaults(transport).withThreads(2);
+        try (ProxyServer server = ProxyServer.start(options, (client, local) -> Route.none("-"), RelayObserver.NONE)) {
+            InetSocketAddress host = server.listen(List.of(new InetSocketAddress(LOOPBACK, 0))).get(0);
+            // Bound only for the moment of the test; nothing is sent to it.
+            InetSocketAddress wildcard = new InetSocketAddress(host.getPort());
+
+            server.listen(List.of(wildcard));
+
+            assertThat(server.listeners().boundAddress(wildcard)).isNotNull();
+            assertThat(server.listeners().boundAddress(host)).isNull();
+        }
+    }
 }
