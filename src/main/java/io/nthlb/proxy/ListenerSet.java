@@ -9,6 +9,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoEventLoop;
 import io.netty.channel.unix.UnixChannelOption;
 import io.netty.util.concurrent.EventExecutor;
 import java.io.IOException;
@@ -38,9 +39,35 @@ public final class ListenerSet {
     private final EventLoopGroup group;
     private final ChannelHandler childHandler;
     private final RelayObserver observer;
-    private final Map<InetSocketAddress, List<Channel>> open = new LinkedHashMap<>();
+    private final Map<InetSocketAddress, List<Listener>> open = new LinkedHashMap<>();
 
-    ListenerSet(ProxyOptions options, EventLoopGroup group, ChannelHandler childHandler, RelayObserver observer) {
+    private final ProxyServer server;
+
+    /** One listening socket. */
+    interface Listener {
+        /** Where it is bound: port 0 comes back as the port the kernel chose. */
+        InetSocketAddress localAddress();
+
+        /** Stops listening; connections it accepted go on. */
+        void close();
+    }
+
+    /** A listener that is a Netty server channel (NIO, io_uring). */
+    private record ChannelListener(Channel channel) implements Listener {
+        @Override
+        public InetSocketAddress localAddress() {
+            return (InetSocketAddress) channel.localAddress();
+        }
+
+        @Override
+        public void close() {
+            channel.close().awaitUninterruptibly();
+        }
+    }
+
+    ListenerSet(ProxyServer server, ProxyOptions options, EventLoopGroup group, ChannelHandler childHandler,
+                RelayObserver observer) {
+        this.server = server;
         this.options = options;
         this.group = group;
         this.childHandler = childHandler;
@@ -55,7 +82,7 @@ public final class ListenerSet {
     /** Listening sockets open now (one per event loop per address with SO_REUSEPORT). */
     public synchronized int socketCount() {
         int n = 0;
-        for (List<Channel> channels : open.values()) {
+        for (List<Listener> channels : open.values()) {
             n += channels.size();
         }
         return n;
@@ -63,8 +90,8 @@ public final class ListenerSet {
 
     /** Where the listener asked for as {@code address} is bound, or {@code null} when there is none. */
     public synchronized InetSocketAddress boundAddress(InetSocketAddress address) {
-        List<Channel> channels = open.get(address);
-        return channels == null ? null : (InetSocketAddress) channels.get(0).localAddress();
+        List<Listener> channels = open.get(address);
+        return channels == null ? null : channels.get(0).localAddress();
     }
 
     /**
@@ -77,7 +104,7 @@ public final class ListenerSet {
         if (open.containsKey(address)) {
             return;
         }
-        List<Channel> channels = new ArrayList<>();
+        List<Listener> channels = new ArrayList<>();
         try {
             if (options.transport().acceptsOnEveryEventLoop()) {
                 if (!listensOnPort(address.getPort())) {
@@ -88,28 +115,29 @@ public final class ListenerSet {
                 InetSocketAddress bindTo = address;
                 for (EventExecutor executor : group) {
                     EventLoop loop = (EventLoop) executor;
-                    Channel channel = bind(serverBootstrap(loop, loop, true), bindTo);
-                    channels.add(channel);
+                    Listener listener = options.transport().relaysDirectly()
+                            ? openDirect((IoEventLoop) loop, bindTo) : bind(serverBootstrap(loop, loop, true), bindTo);
+                    channels.add(listener);
                     // With port 0 the first socket picks the port; the others must share that one.
-                    bindTo = (InetSocketAddress) channel.localAddress();
+                    bindTo = listener.localAddress();
                 }
             } else {
                 channels.add(bind(serverBootstrap(group, group, false), address));
             }
         } catch (ListenException e) {
-            channels.forEach(Channel::close);
+            channels.forEach(Listener::close);
             throw e;
         }
         open.put(address, channels);
-        log.info("listening on {} ({}, {} socket{})", Addresses.format((InetSocketAddress) channels.get(0).localAddress()),
+        log.info("listening on {} ({}, {} socket{})", Addresses.format(channels.get(0).localAddress()),
                 options.transport().label(), channels.size(), channels.size() == 1 ? "" : "s");
     }
 
     /** Closes the listener asked for as {@code address}; the connections it accepted go on. */
     public synchronized void close(InetSocketAddress address) {
-        List<Channel> channels = open.remove(address);
+        List<Listener> channels = open.remove(address);
         if (channels != null) {
-            channels.forEach(c -> c.close().awaitUninterruptibly());
+            channels.forEach(Listener::close);
             log.info("stopped listening on {}", Addresses.format(address));
         }
     }
@@ -157,12 +185,7 @@ public final class ListenerSet {
                 .childOption(ChannelOption.RCVBUF_ALLOCATOR, ProxyServer.READS)
                 .handler(new AcceptErrors())
                 .childHandler(childHandler);
-        ChannelOption<Integer> inheritedKeepAlive = options.transport().inheritedKeepAliveOption();
-        if (inheritedKeepAlive != null) {
-            b.option(inheritedKeepAlive, 1);
-        } else {
-            b.childOption(ChannelOption.SO_KEEPALIVE, true);
-        }
+        b.childOption(ChannelOption.SO_KEEPALIVE, true);
         if (reusePort) {
             b.option(UnixChannelOption.SO_REUSEPORT, true);
         }
@@ -179,7 +202,7 @@ public final class ListenerSet {
      * take no connection) checks the port as a bind without SO_REUSEPORT would.
      */
     private boolean listensOnPort(int port) {
-        return open.values().stream().anyMatch(c -> ((InetSocketAddress) c.get(0).localAddress()).getPort() == port);
+        return open.values().stream().anyMatch(c -> c.get(0).localAddress().getPort() == port);
     }
 
     private static void refuseIfTaken(InetSocketAddress address) {
@@ -198,12 +221,20 @@ public final class ListenerSet {
         }
     }
 
-    private static Channel bind(ServerBootstrap b, InetSocketAddress address) {
+    private static Listener bind(ServerBootstrap b, InetSocketAddress address) {
         ChannelFuture f = b.bind(address).awaitUninterruptibly();
         if (!f.isSuccess()) {
             throw ListenException.of(address, f.cause());
         }
-        return f.channel();
+        return new ChannelListener(f.channel());
+    }
+
+    private Listener openDirect(IoEventLoop loop, InetSocketAddress address) {
+        try {
+            return EpollListener.open(server, loop, address, options.bindAny());
+        } catch (IOException | RuntimeException e) {
+            throw ListenException.of(address, e);
+        }
     }
 
     /**

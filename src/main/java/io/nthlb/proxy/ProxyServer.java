@@ -55,7 +55,7 @@ public final class ProxyServer implements AutoCloseable {
     private final ListenerSet listeners;
     private final long idleTimeoutNanos;
     private final AtomicLong connectionIds = new AtomicLong();
-    private final Set<Relay> open = ConcurrentHashMap.newKeySet();
+    private final Set<RelayBase> open = ConcurrentHashMap.newKeySet();
     private final CompletableFuture<Void> drained = new CompletableFuture<>();
     private volatile boolean draining;
     private volatile Router router;
@@ -68,7 +68,7 @@ public final class ProxyServer implements AutoCloseable {
                 new DefaultThreadFactory("nthlb-" + options.transport().label()), options.transport().ioHandlerFactory());
         this.idleTimeoutNanos = saturatedNanos(options.idleTimeout());
         this.connectTimeoutMillis = (int) options.connectTimeout().toMillis();
-        this.listeners = new ListenerSet(options, group, new ChannelInitializer<Channel>() {
+        this.listeners = new ListenerSet(this, options, group, new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel ch) {
                 ch.pipeline().addLast(new Relay(ProxyServer.this, connectionIds.incrementAndGet(), ch).clientSide);
@@ -99,6 +99,11 @@ public final class ProxyServer implements AutoCloseable {
         return options;
     }
 
+    /** The relays open now, for tests. */
+    List<RelayBase> openRelays() {
+        return List.copyOf(open);
+    }
+
     /** Connections accepted and not yet ended. */
     public int openConnections() {
         return open.size();
@@ -120,7 +125,7 @@ public final class ProxyServer implements AutoCloseable {
         try {
             drained.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
-            List<Relay> left = List.copyOf(open);
+            List<RelayBase> left = List.copyOf(open);
             cut = left.size();
             log.warn("drain timeout ({}) reached with {} connection(s) open; resetting them", timeout, cut);
             abortAll(left);
@@ -145,9 +150,9 @@ public final class ProxyServer implements AutoCloseable {
      * Resets the connections and waits until the resets are done: an event loop that shuts down closes its
      * channels cleanly (FIN) before it runs the tasks still queued, and a cut connection must look cut.
      */
-    private static void abortAll(List<Relay> relays) {
+    private static void abortAll(List<RelayBase> relays) {
         List<Future<?>> resets = new ArrayList<>();
-        for (Relay relay : relays) {
+        for (RelayBase relay : relays) {
             resets.add(relay.abortForShutdown());
         }
         for (Future<?> reset : resets) {
@@ -166,6 +171,14 @@ public final class ProxyServer implements AutoCloseable {
 
     long idleTimeoutNanos() {
         return idleTimeoutNanos;
+    }
+
+    long nextConnectionId() {
+        return connectionIds.incrementAndGet();
+    }
+
+    long connectTimeoutNanos() {
+        return TimeUnit.MILLISECONDS.toNanos(connectTimeoutMillis);
     }
 
     /**
@@ -202,11 +215,11 @@ public final class ProxyServer implements AutoCloseable {
         return connected;
     }
 
-    void opened(Relay relay) {
+    void opened(RelayBase relay) {
         open.add(relay);
     }
 
-    void closed(Relay relay) {
+    void closed(RelayBase relay) {
         open.remove(relay);
         if (draining && open.isEmpty()) {
             drained.complete(null);

@@ -10,25 +10,15 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelOutboundBuffer;
-import io.netty.channel.ConnectTimeoutException;
-import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.ChannelInputShutdownReadComplete;
 import io.netty.channel.socket.DuplexChannel;
-import io.netty.channel.socket.SocketChannelConfig;
-import io.netty.channel.unix.Socket;
 import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.ScheduledFuture;
-import java.io.IOException;
-import java.net.ConnectException;
 import java.net.InetSocketAddress;
-import java.util.concurrent.TimeUnit;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
- * One client connection and the backend connection made for it, relaying bytes both ways.
+ * One client connection and the backend connection made for it, relaying bytes both ways through Netty channels:
+ * the relay of the NIO and io_uring transports ({@link EpollRelay} is epoll's).
  *
  * <p>The backend channel is registered on the client channel's event loop, so every method here runs on
  * that one thread and no field needs to be volatile. Reading from the client starts only once the backend
@@ -40,38 +30,19 @@ import org.slf4j.LoggerFactory;
  * error or unexpected close on one side resets the other (SO_LINGER 0), so a client never takes a broken
  * response for a complete one.
  */
-final class Relay implements Connection, ChannelFutureListener, Runnable {
+final class Relay extends RelayBase implements ChannelFutureListener {
 
-    private static final Logger log = LoggerFactory.getLogger(Relay.class);
-    private static final Logger accessLog = LoggerFactory.getLogger("nthlb.access");
-
-    private final ProxyServer server;
-    private final long id;
     private final Channel client;
-    private final InetSocketAddress clientAddress;
-    private final InetSocketAddress localAddress;
-    private final InetSocketAddress listenerAddress;
-    private final long startNanos;
     final Side clientSide;
     private final Side backendSide;
-
-    private Route route;
-    private ConnectionObserver observer = ConnectionObserver.NONE;
     private Channel backend;
-    private boolean backendConnected;
-    private Ending ending;
-    private long endNanos;
-    private long lastActivityNanos;
-    private ScheduledFuture<?> idleTimer;
 
     Relay(ProxyServer server, long id, Channel client) {
-        this.server = server;
-        this.id = id;
+        super(server, id, client.eventLoop(), (InetSocketAddress) client.remoteAddress(),
+                (InetSocketAddress) client.localAddress(),
+                client.parent() == null ? (InetSocketAddress) client.localAddress()
+                        : (InetSocketAddress) client.parent().localAddress());
         this.client = client;
-        this.clientAddress = (InetSocketAddress) client.remoteAddress();
-        this.localAddress = (InetSocketAddress) client.localAddress();
-        this.listenerAddress = client.parent() == null ? localAddress : (InetSocketAddress) client.parent().localAddress();
-        this.startNanos = System.nanoTime();
         this.clientSide = new Side(Direction.CLIENT_TO_BACKEND);
         this.backendSide = new Side(Direction.BACKEND_TO_CLIENT);
         clientSide.peer = backendSide;
@@ -80,32 +51,17 @@ final class Relay implements Connection, ChannelFutureListener, Runnable {
 
     /** Routes the accepted connection and starts connecting to its backend, or resets it when none. */
     private void start() {
-        lastActivityNanos = startNanos;
-        try {
-            route = server.router().route(clientAddress, localAddress);
-        } catch (RuntimeException e) {
-            // A bug in the router must not take the event loop down; the client sees what "no rule" gives.
-            log.error("conn {}: routing failed", id, e);
-            route = null;
-        }
-        if (route == null) {
-            route = Route.none("-");
-        }
-        server.opened(this);
-        observer = server.observer().accepted(this);
-        InetSocketAddress target = route.backend();
+        InetSocketAddress target = routeAndOpen();
         if (target == null) {
-            end(Ending.NO_RULE);
             abort(client);
             return;
         }
-        observer.connecting();
         ChannelFuture connect = server.connectBackend(client.eventLoop(), backendSide, target);
         backend = connect.channel();
         connect.addListener(this);
     }
 
-    /** The backend connection attempt finished. */
+    /** The backend connection attempt finished (Netty's own connect timeout included). */
     @Override
     public void operationComplete(ChannelFuture future) {
         if (ending != null) {
@@ -114,18 +70,11 @@ final class Relay implements Connection, ChannelFutureListener, Runnable {
             return;
         }
         if (!future.isSuccess()) {
-            Ending failure = connectFailure(future.cause());
-            if (log.isDebugEnabled()) {
-                log.debug("conn {}: connect to {} failed: {}", id, Addresses.format(route.backend()),
-                        future.cause().toString());
-            }
-            observer.connectFailed(failure);
-            end(failure);
+            connectFailed(future.cause());
             abort(client);
             return;
         }
-        backendConnected = true;
-        observer.connected();
+        backendConnected();
         if (clientSide.bytes != 0) {
             // Bytes the client sent early (epoll reads on EPOLLRDHUP even with AUTO_READ off) were queued.
             backend.flush();
@@ -137,43 +86,25 @@ final class Relay implements Connection, ChannelFutureListener, Runnable {
         if (!clientSide.inputShutdown && backend.isWritable()) {
             client.config().setAutoRead(true);
         }
-        idleTimer = client.eventLoop().schedule(this, server.idleTimeoutNanos(), TimeUnit.NANOSECONDS);
     }
 
-    /** The idle timer: conntrack forgets a connection that carried nothing for the idle timeout. */
     @Override
-    public void run() {
-        if (ending != null) {
-            return;
-        }
-        long left = server.idleTimeoutNanos() - (System.nanoTime() - lastActivityNanos);
-        if (left > 0) {
-            idleTimer = client.eventLoop().schedule(this, left, TimeUnit.NANOSECONDS);
-            return;
-        }
-        end(Ending.IDLE_TIMEOUT);
+    void resetBoth() {
         abort(client);
         abort(backend);
     }
 
-    /** Resets both sides now, for a drain that ran out of time; callable from any thread. */
-    Future<?> abortForShutdown() {
-        return client.eventLoop().submit(() -> {
-            if (ending == null) {
-                end(Ending.DRAIN_TIMEOUT);
-                abort(client);
-                abort(backend);
-            }
-        });
+    @Override
+    void creditAll() {
+        clientSide.credit();
+        backendSide.credit();
     }
 
     private void reset(Side failed, Throwable cause) {
         if (ending != null) {
             return;
         }
-        if (cause != null && log.isDebugEnabled()) {
-            log.debug("conn {}: {} side failed: {}", id, failed == clientSide ? "client" : "backend", cause.toString());
-        }
+        logFailure(failed == clientSide ? "client" : "backend", cause);
         end(failed == clientSide ? Ending.CLIENT_RESET : Ending.BACKEND_RESET);
         abort(failed.peer.channel);
         abort(failed.channel);
@@ -186,35 +117,6 @@ final class Relay implements Connection, ChannelFutureListener, Runnable {
             client.close();
             backend.close();
         }
-    }
-
-    /** Records how the connection ended, exactly once, and tells everyone who counts. */
-    private void end(Ending how) {
-        ending = how;
-        endNanos = System.nanoTime();
-        if (idleTimer != null) {
-            idleTimer.cancel(false);
-        }
-        clientSide.credit();
-        backendSide.credit();
-        try {
-            route.ended(how);
-            observer.ended(this);
-        } catch (RuntimeException e) {
-            log.error("conn {}: an observer failed", id, e);
-        }
-        server.closed(this);
-        if (accessLog.isInfoEnabled()) {
-            accessLog.info("conn={} client={} vip={} rule={} backend={} from_client={} from_backend={} duration_us={} end={}",
-                    id, Addresses.format(clientAddress), Addresses.format(localAddress), quoteIfSpaced(route.label()),
-                    Addresses.format(route.backend()), clientSide.bytes, backendSide.bytes,
-                    (endNanos - startNanos) / 1000, how.label());
-        }
-    }
-
-    /** A label such as {@code PREROUTING policy ACCEPT} in quotes, so every access-log field is one word. */
-    private static String quoteIfSpaced(String label) {
-        return label.indexOf(' ') < 0 ? label : '"' + label + '"';
     }
 
     /** Closes {@code channel} with SO_LINGER 0, so its peer sees a reset rather than a clean end. */
@@ -230,45 +132,6 @@ final class Relay implements Connection, ChannelFutureListener, Runnable {
         channel.close();
     }
 
-    static Ending connectFailure(Throwable cause) {
-        if (cause instanceof ConnectTimeoutException) {
-            return Ending.TIMEOUT;
-        }
-        String message = String.valueOf(cause.getMessage());
-        if (cause instanceof ConnectException && message.contains("refused")) {
-            return Ending.REFUSED;
-        }
-        if (message.contains("timed out")) {
-            return Ending.TIMEOUT;
-        }
-        return Ending.UNREACHABLE;
-    }
-
-    @Override
-    public long id() {
-        return id;
-    }
-
-    @Override
-    public InetSocketAddress client() {
-        return clientAddress;
-    }
-
-    @Override
-    public InetSocketAddress local() {
-        return localAddress;
-    }
-
-    @Override
-    public InetSocketAddress listener() {
-        return listenerAddress;
-    }
-
-    @Override
-    public Route route() {
-        return route;
-    }
-
     @Override
     public long bytesFromClient() {
         return clientSide.bytes;
@@ -277,16 +140,6 @@ final class Relay implements Connection, ChannelFutureListener, Runnable {
     @Override
     public long bytesFromBackend() {
         return backendSide.bytes;
-    }
-
-    @Override
-    public long durationNanos() {
-        return (ending == null ? System.nanoTime() : endNanos) - startNanos;
-    }
-
-    @Override
-    public Ending ending() {
-        return ending;
     }
 
     /**
@@ -368,8 +221,7 @@ final class Relay implements Connection, ChannelFutureListener, Runnable {
             long n = uncredited;
             if (n != 0) {
                 uncredited = 0;
-                route.bytesRelayed(n);
-                observer.bytesRelayed(reads, n);
+                Relay.this.credit(reads, n);
             }
         }
 
@@ -409,7 +261,7 @@ final class Relay implements Connection, ChannelFutureListener, Runnable {
             channel.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(this);
         }
 
-        /** The flush before the FIN completed, or (NIO and io_uring) Netty's shutdown of the output did. */
+        /** The flush before the FIN completed, or Netty's shutdown of the output did. */
         @Override
         public void operationComplete(ChannelFuture future) {
             if (ending != null) {
@@ -433,24 +285,7 @@ final class Relay implements Connection, ChannelFutureListener, Runnable {
                 outputEnded();
                 return;
             }
-            if (!(channel instanceof EpollSocketChannel)) {
-                ((DuplexChannel) channel).shutdownOutput().addListener(this);
-                return;
-            }
-            // epoll: shutdown(2) on the socket itself. Netty's shutdownOutput() would do the same call, plus build
-            // an exception with a stack trace (to fail writes that, after the flush above, cannot be there) and
-            // fire an event nobody here listens to: a measurable cost on every connection.
-            try {
-                ((Socket) ((EpollSocketChannel) channel).fd()).shutdown(false, true);
-            } catch (IOException | RuntimeException e) {
-                reset(this, e);
-                return;
-            }
-            // From now on, the peer's FIN means this socket is done both ways. Without half-closure Netty closes
-            // it then (channelInactive below) instead of calling shutdown(SHUT_RD), which fails with ENOTCONN on
-            // a socket whose both directions have ended, and is another exception on every connection.
-            ((SocketChannelConfig) channel.config()).setAllowHalfClosure(false);
-            outputEnded();
+            ((DuplexChannel) channel).shutdownOutput().addListener(this);
         }
 
         /** Our FIN is out on this side. */
@@ -466,14 +301,6 @@ final class Relay implements Connection, ChannelFutureListener, Runnable {
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
-            if (ending == null && outputShutdown && !inputShutdown
-                    && !((SocketChannelConfig) channel.config()).isAllowHalfClosure()) {
-                // Our FIN had gone out and the peer's FIN came in: Netty closed the socket without half-closure
-                // (see outputFlushed). A reset would have reached exceptionCaught first and ended the relay.
-                inputShutdown = true;
-                peer.shutdownOutputAfterFlush();
-                return;
-            }
             // Closed before both directions ended: to the other side that is a reset, never a clean end.
             reset(this, null);
         }

@@ -7,13 +7,8 @@ import io.netty.channel.ServerChannel;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.epoll.EpollServerSocketChannel;
-import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.SocketProtocolFamily;
-import io.netty.channel.unix.IntegerUnixChannelOption;
-import java.net.Inet4Address;
 import java.net.InetSocketAddress;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
@@ -47,29 +42,17 @@ public enum Transport {
         }
 
         @Override
-        ChannelFactory<? extends ServerChannel> serverChannelFactory() {
-            return EpollServerSocketChannel::new;
-        }
-
-        @Override
-        SocketChannel newSocketChannel(InetSocketAddress target) {
-            // An IPv4 socket for an IPv4 backend: a dual-stack one costs an extra setsockopt(IPV6_V6ONLY).
-            return target.getAddress() instanceof Inet4Address
-                    ? new EpollSocketChannel(SocketProtocolFamily.INET) : new EpollSocketChannel();
-        }
-
-        @Override
-        ChannelOption<Integer> inheritedKeepAliveOption() {
-            return LISTENER_KEEPALIVE;
-        }
-
-        @Override
         ChannelOption<Boolean> freeBindOption() {
             return EpollChannelOption.IP_FREEBIND;
         }
 
         @Override
         boolean acceptsOnEveryEventLoop() {
+            return true;
+        }
+
+        @Override
+        boolean relaysDirectly() {
             return true;
         }
     },
@@ -162,23 +145,15 @@ public enum Transport {
 
     abstract IoHandlerFactory ioHandlerFactory();
 
-    abstract ChannelFactory<? extends ServerChannel> serverChannelFactory();
-
-    /** A new, unregistered channel for connecting to {@code target}. */
-    abstract SocketChannel newSocketChannel(InetSocketAddress target);
-
-    /**
-     * SO_KEEPALIVE is inherited by accepted sockets from their listener on Linux; a listener option that sets it
-     * saves one setsockopt per accepted connection. {@code null} where the transport cannot set it on a
-     * listener, and the option is then set on each accepted channel.
-     */
-    ChannelOption<Integer> inheritedKeepAliveOption() {
-        return null;
+    /** The listening channels of a transport that relays through Netty channels (see {@link #relaysDirectly}). */
+    ChannelFactory<? extends ServerChannel> serverChannelFactory() {
+        throw new UnsupportedOperationException(label + " relays without Netty channels");
     }
 
-    /** SOL_SOCKET (1), SO_KEEPALIVE (9): Linux's numbers, as a raw option epoll can set on a listener. */
-    private static final ChannelOption<Integer> LISTENER_KEEPALIVE =
-            new IntegerUnixChannelOption("NTHLB_LISTENER_SO_KEEPALIVE", 1, 9);
+    /** A new, unregistered channel for connecting to {@code target}, on a transport that relays through channels. */
+    SocketChannel newSocketChannel(InetSocketAddress target) {
+        throw new UnsupportedOperationException(label + " relays without Netty channels");
+    }
 
     /** The channel option that sets IP_FREEBIND, or {@code null} when the transport cannot set it. */
     abstract ChannelOption<Boolean> freeBindOption();
@@ -188,6 +163,14 @@ public enum Transport {
      * connections over the loops and no accepted channel is handed from one thread to another.
      */
     abstract boolean acceptsOnEveryEventLoop();
+
+    /**
+     * Whether connections are relayed by {@link EpollRelay} on sockets registered with the event loop directly,
+     * rather than by {@link Relay} on Netty channels.
+     */
+    boolean relaysDirectly() {
+        return false;
+    }
 
     /** The name users type after {@code --transport}. */
     public String label() {

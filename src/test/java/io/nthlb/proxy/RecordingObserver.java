@@ -12,10 +12,17 @@ final class RecordingObserver implements RelayObserver {
     final AtomicInteger pausedClientToBackend = new AtomicInteger();
     final AtomicInteger pausedBackendToClient = new AtomicInteger();
     final BlockingQueue<Direction> pauses = new LinkedBlockingQueue<>();
+    /** Connections whose backend connect has been started. */
+    final BlockingQueue<Connection> connecting = new LinkedBlockingQueue<>();
 
     @Override
     public ConnectionObserver accepted(Connection connection) {
         return new ConnectionObserver() {
+            @Override
+            public void connecting() {
+                RecordingObserver.this.connecting.add(connection);
+            }
+
             @Override
             public void readingPaused(Direction direction) {
                 (direction == Direction.CLIENT_TO_BACKEND ? pausedClientToBackend : pausedBackendToClient).incrementAndGet();

@@ -20,8 +20,10 @@ import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Random;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -277,6 +279,64 @@ abstract class RelayTestSuite {
         assertStillServes();
     }
 
+    @Test
+    void bytesAndFinSentWhileTheBackendIsStillConnectingReachItOnceItAnswers() throws Exception {
+        assertHeldWhileConnecting("sent early");
+    }
+
+    @Test
+    void finWithoutBytesWhileTheBackendIsStillConnectingReachesItOnceItAnswers() throws Exception {
+        assertHeldWhileConnecting("");
+    }
+
+    /**
+     * The client sends {@code early} and FIN while the proxy's SYN to the backend sits unanswered (a full accept
+     * queue drops it); once the queue is freed, the SYN's retransmission gets through about a second later, and the
+     * backend must then read exactly {@code early} and the FIN, and its answer must still reach the client.
+     */
+    private void assertHeldWhileConnecting(String early) throws Exception {
+        ServerSocket slow = new ServerSocket(0, 1, LOOPBACK);
+        closeAfter.add(slow);
+        List<Socket> fillers = new ArrayList<>();
+        for (int i = 0; i < 16; i++) {
+            Socket f = new Socket();
+            closeAfter.add(f);
+            fillers.add(f);
+            try {
+                f.connect(slow.getLocalSocketAddress(), 200);
+            } catch (IOException e) {
+                break; // the queue is full; this one's SYN keeps being retried, and gets in once it is freed
+            }
+        }
+        proxy.setRouter((client, local) -> Route.to((InetSocketAddress) slow.getLocalSocketAddress(), "TEST:4"));
+        try (Socket s = connect()) {
+            // Only once the relay has started connecting: then the bytes and the FIN come while it is under way.
+            assertThat(observer.connecting.poll(30, TimeUnit.SECONDS)).as("connect started").isNotNull();
+            s.getOutputStream().write(early.getBytes(StandardCharsets.US_ASCII));
+            s.shutdownOutput();
+            // Free the queue; the connections it lets in are the fillers' and, by its port, the proxy's.
+            Set<Integer> fillerPorts = new HashSet<>();
+            fillers.forEach(f -> fillerPorts.add(f.getLocalPort()));
+            slow.setSoTimeout(30_000);
+            Socket fromProxy;
+            while (true) {
+                Socket accepted = slow.accept();
+                closeAfter.add(accepted);
+                if (!fillerPorts.contains(accepted.getPort())) {
+                    fromProxy = accepted;
+                    break;
+                }
+            }
+            assertThat(fromProxy.getInputStream().readAllBytes()).asString(StandardCharsets.US_ASCII).isEqualTo(early);
+            fromProxy.getOutputStream().write("answer".getBytes(StandardCharsets.US_ASCII));
+            fromProxy.close();
+            assertThat(s.getInputStream().readAllBytes()).asString(StandardCharsets.US_ASCII).isEqualTo("answer");
+        }
+        Connection c = observer.nextEnded();
+        assertThat(c.ending()).isEqualTo(Ending.CLOSED);
+        assertThat(c.bytesFromClient()).isEqualTo(early.length());
+    }
+
     private void fillAcceptQueue(ServerSocket full) throws IOException {
         for (int i = 0; i < 16; i++) {
             Socket s = new Socket();
@@ -295,6 +355,22 @@ abstract class RelayTestSuite {
         backend(new LoopbackBackend(s -> {
             s.getOutputStream().write(new byte[10_000]);
             s.getOutputStream().flush();
+            s.getInputStream().read();
+            s.setSoLinger(true, 0);
+        }));
+        try (Socket s = connect()) {
+            s.getOutputStream().write(1);
+            assertReset(s);
+        }
+        assertThat(observer.nextEnded().ending()).isEqualTo(Ending.BACKEND_RESET);
+        assertStillServes();
+    }
+
+    @Test
+    void backendThatResetsRightAfterReadingTheFirstBytesIsABackendResetNotAFailedConnect() throws Exception {
+        // The backend's first sign of life is reading what the client sent: the connection was made, so its reset
+        // is a reset (counted against the backend as such), whatever the proxy had or had not noticed of the connect.
+        backend(new LoopbackBackend(s -> {
             s.getInputStream().read();
             s.setSoLinger(true, 0);
         }));

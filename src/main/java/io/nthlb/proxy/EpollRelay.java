@@ -1,0 +1,489 @@
+package io.nthlb.proxy;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.IoEvent;
+import io.netty.channel.IoEventLoop;
+import io.netty.channel.IoRegistration;
+import io.netty.channel.epoll.EpollIoEvent;
+import io.netty.channel.epoll.EpollIoHandle;
+import io.netty.channel.epoll.EpollIoOps;
+import io.netty.channel.epoll.LinuxSocket;
+import io.netty.channel.unix.Buffer;
+import io.netty.channel.unix.FileDescriptor;
+import io.netty.util.concurrent.FastThreadLocal;
+import io.netty.util.concurrent.Future;
+import java.io.IOException;
+import java.net.Inet6Address;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A relay on the epoll transport that moves bytes with the socket calls themselves, without Netty channels:
+ * each of its two sockets is an {@link EpollIoHandle} registered on the client's event loop (Netty 4.2's
+ * public I/O-handle API), edge-triggered for input, output and peer shutdown at once, so after the two
+ * {@code epoll_ctl(ADD)} calls a connection needs no other epoll call in its life. A new connection costs
+ * about what it costs HAProxy: accept, socket, two setsockopt, connect, the reads and writes, a shutdown and
+ * two closes.
+ *
+ * <p>Bytes read from one socket are written to the other at once from a per-thread buffer. When the other
+ * socket takes only part of them, the rest is kept (one buffer per direction at most) and reading this
+ * socket stops until the other one drains: that is the backpressure, and what bounds memory per
+ * connection. Reading from the client starts only once the backend has accepted: what the client sends
+ * before that waits in its socket, and a backend that cannot be reached costs the client a reset and
+ * nothing read.
+ *
+ * <p>Half-close passes through: end of input on one socket becomes {@code shutdown(SHUT_WR)} on the other
+ * once the bytes kept for it are written, and the pair closes when both directions have ended. A reset or
+ * error on one socket closes the other with SO_LINGER 0, so its peer sees a reset too.
+ */
+final class EpollRelay extends RelayBase {
+
+    private static final Logger log = LoggerFactory.getLogger(EpollRelay.class);
+
+    /** Up to this much is read per call: a bulk transfer needs few calls, and the buffer is one per thread. */
+    static final int READ_SIZE = 256 * 1024;
+
+    private static final int IN = EpollIoOps.EPOLLIN.value();
+    private static final int OUT = EpollIoOps.EPOLLOUT.value();
+    private static final int RDHUP = EpollIoOps.EPOLLRDHUP.value();
+    private static final int ERR = EpollIoOps.EPOLLERR.value();
+    /** Edge-triggered: an event comes when something changes, so interest never needs to be changed. */
+    private static final EpollIoOps INTEREST =
+            EpollIoOps.EPOLLIN.with(EpollIoOps.EPOLLOUT).with(EpollIoOps.EPOLLRDHUP).with(EpollIoOps.EPOLLET);
+
+    /** The buffer reads land in, one per event-loop thread, with its native address. */
+    private static final FastThreadLocal<Scratch> SCRATCH = new FastThreadLocal<>() {
+        @Override
+        protected Scratch initialValue() {
+            return new Scratch(ByteBuffer.allocateDirect(READ_SIZE));
+        }
+    };
+
+    private record Scratch(ByteBuffer buffer, long address) {
+        Scratch(ByteBuffer buffer) {
+            this(buffer, Buffer.memoryAddress(buffer));
+        }
+    }
+
+    private final IoEventLoop ioLoop;
+    private final Half client;
+    private Half backend;
+
+    private EpollRelay(ProxyServer server, long id, IoEventLoop loop, LinuxSocket client, InetSocketAddress remote,
+                       InetSocketAddress local, InetSocketAddress listener) {
+        super(server, id, loop, remote, local, listener);
+        this.ioLoop = loop;
+        this.client = new Half(Direction.CLIENT_TO_BACKEND, client);
+    }
+
+    /**
+     * Takes over the socket {@code fd} just accepted on {@code listener}: routes it and starts connecting to its
+     * backend, or resets it when no rule NATs it.
+     *
+     * @param local the connection's local address, or {@code null} to ask the socket (wildcard listeners)
+     */
+    static void accepted(ProxyServer server, IoEventLoop loop, int fd, InetSocketAddress remote,
+                         InetSocketAddress local, InetSocketAddress listener) {
+        LinuxSocket socket = LinuxSocket.newSocket(fd);
+        if (local == null) {
+            local = socket.localAddress();
+        }
+        EpollRelay relay = new EpollRelay(server, server.nextConnectionId(), loop, socket, remote, local, listener);
+        try {
+            relay.start();
+        } catch (RuntimeException e) {
+            // As in handle: a bug costs this connection, not the listener's loop.
+            log.error("conn {}: relay failed", relay.id, e);
+            relay.reset(relay.client, e);
+            relay.resetBoth();
+        }
+    }
+
+    private void start() {
+        InetSocketAddress target = routeAndOpen();
+        if (target == null) {
+            client.close(true);
+            return;
+        }
+        try {
+            client.register();
+        } catch (Exception e) {
+            reset(client, e);
+            return;
+        }
+        LinuxSocket socket;
+        try {
+            socket = LinuxSocket.newSocketStream(target.getAddress() instanceof Inet6Address);
+        } catch (RuntimeException e) {
+            // Out of file descriptors, most likely: to the client, that is a backend it cannot reach.
+            connectFailed(e);
+            resetBoth();
+            return;
+        }
+        backend = new Half(Direction.BACKEND_TO_CLIENT, socket);
+        backend.peer = client;
+        client.peer = backend;
+        boolean connected;
+        try {
+            socket.setTcpNoDelay(true);
+            socket.setKeepAlive(true);
+            backend.register();
+            connected = socket.connect(target);
+        } catch (Exception e) {
+            connectFailed(e);
+            resetBoth();
+            return;
+        }
+        if (connected) {
+            connected();
+            return;
+        }
+        startConnectTimer();
+    }
+
+    /** The backend answered: the client is read from here on, starting with what it sent meanwhile. */
+    private void connected() {
+        backendConnected();
+        if (client.readPending) {
+            client.readable();
+        }
+    }
+
+    @Override
+    void resetBoth() {
+        client.close(true);
+        if (backend != null) {
+            backend.close(true);
+        }
+    }
+
+    @Override
+    void creditAll() {
+        client.credit();
+        if (backend != null) {
+            backend.credit();
+        }
+    }
+
+    private void reset(Half failed, Throwable cause) {
+        if (ending != null) {
+            return;
+        }
+        logFailure(failed == client ? "client" : "backend", cause);
+        end(failed == client ? Ending.CLIENT_RESET : Ending.BACKEND_RESET);
+        resetBoth();
+    }
+
+    private void closeIfBothDirectionsEnded() {
+        if (ending == null && client.inputShutdown && backend.outputShutdown
+                && backend.inputShutdown && client.outputShutdown) {
+            end(Ending.CLOSED);
+            // Both inputs were read to their end, so these closes send FIN (where shutdown did not already).
+            client.close(false);
+            backend.close(false);
+        }
+    }
+
+    /** Both sockets, client first (the backend's is {@code null} before it is made); for tests, on the loop. */
+    LinuxSocket[] sockets() {
+        return new LinuxSocket[] {client.socket, backend == null ? null : backend.socket};
+    }
+
+    @Override
+    public long bytesFromClient() {
+        return client.bytes;
+    }
+
+    @Override
+    public long bytesFromBackend() {
+        return backend == null ? 0 : backend.bytes;
+    }
+
+    /** One of the two sockets: it reads that socket and writes what it reads to the peer's. */
+    private final class Half implements EpollIoHandle {
+        /** The direction of the bytes this socket reads. */
+        private final Direction reads;
+        private final LinuxSocket socket;
+        private Half peer;
+        private IoRegistration registration;
+        /** Bytes read from this socket. */
+        long bytes;
+        private long uncredited;
+        /** End of input read from this socket: its peer sent FIN. */
+        boolean inputShutdown;
+        /** Our FIN went out on this socket (or goes out with its close), after every byte meant for it. */
+        boolean outputShutdown;
+        /** An input event came while reading could not start or was paused: read when it can. */
+        boolean readPending;
+        /** The socket reported EPOLLRDHUP: read until end of input rather than stop at a short read. */
+        private boolean rdHup;
+        /** Bytes read from the peer that this socket has not taken yet; reading the peer waits for them. */
+        private ByteBuf held;
+        /** The peer's input ended while bytes were held for this socket: FIN once they are written. */
+        private boolean finAfterHeld;
+        private boolean closed;
+
+        Half(Direction reads, LinuxSocket socket) {
+            this.reads = reads;
+            this.socket = socket;
+        }
+
+        void register() throws Exception {
+            Future<IoRegistration> registered = ioLoop.register(this);
+            // On the loop's own thread registering completes at once.
+            registration = registered.getNow();
+            if (registration == null) {
+                registered.cancel(false);
+                throw new IllegalStateException("registration did not complete on the event loop",
+                        registered.cause());
+            }
+            registration.submit(INTEREST);
+        }
+
+        @Override
+        public FileDescriptor fd() {
+            return socket;
+        }
+
+        @Override
+        public void handle(IoRegistration registration, IoEvent event) {
+            if (closed) {
+                return;
+            }
+            try {
+                handle(((EpollIoEvent) event).ops().value());
+            } catch (RuntimeException | Error e) {
+                // Nothing may escape to Netty's loop: it would drop the rest of the batch's events and pause the
+                // loop for a second. A bug here costs this one connection instead.
+                log.error("conn {}: relay failed", id, e);
+                reset(this, e);
+                resetBoth();
+                if (e instanceof Error) {
+                    throw (Error) e;
+                }
+            }
+        }
+
+        private void handle(int ops) {
+            if (this == backend && !backendConnected) {
+                // The connect finished: writable without an error means it succeeded (the socket leaves SYN_SENT
+                // for ESTABLISHED before it reports EPOLLOUT, and a failure sets its error), which saves the
+                // getsockopt(SO_ERROR) Netty makes on every connection; with an error, SO_ERROR says which.
+                if ((ops & ERR) != 0) {
+                    if (!finishConnect()) {
+                        return;
+                    }
+                } else if ((ops & OUT) != 0) {
+                    connected();
+                    if (ending != null) {
+                        return;
+                    }
+                } else {
+                    return;
+                }
+            } else if ((ops & ERR) != 0 && failed()) {
+                return;
+            }
+            if ((ops & RDHUP) != 0) {
+                rdHup = true;
+            }
+            if ((ops & OUT) != 0 && held != null) {
+                writable();
+            }
+            if ((ops & (IN | RDHUP)) != 0) {
+                readable();
+            }
+        }
+
+        /** EPOLLERR: a pending error (a reset, say) resets the pair; returns whether there was one. */
+        private boolean failed() {
+            int error;
+            try {
+                error = socket.getSoError();
+            } catch (IOException | RuntimeException e) {
+                reset(this, e);
+                return true;
+            }
+            if (error == 0) {
+                return false;
+            }
+            reset(this, new IOException("socket error " + error + " (errno)"));
+            return true;
+        }
+
+        /** Finishes a connect the backend socket reported on; returns whether the relay goes on. */
+        private boolean finishConnect() {
+            try {
+                if (!socket.finishConnect()) {
+                    return false;
+                }
+            } catch (IOException | RuntimeException e) {
+                if (ending == null) {
+                    connectFailed(e);
+                    resetBoth();
+                }
+                return false;
+            }
+            connected();
+            return ending == null;
+        }
+
+        /** Reads this socket and writes what it reads to the peer until it has nothing more or the peer is full. */
+        void readable() {
+            if (closed || inputShutdown || ending != null) {
+                return;
+            }
+            if (!backendConnected || peer.held != null) {
+                // The backend has not accepted yet, or has not taken the last read: read when it has.
+                readPending = true;
+                return;
+            }
+            readPending = false;
+            Scratch scratch = SCRATCH.get();
+            long address = scratch.address;
+            for (;;) {
+                int n;
+                try {
+                    n = socket.recvAddress(address, 0, READ_SIZE);
+                } catch (IOException | RuntimeException e) {
+                    reset(this, e);
+                    return;
+                }
+                if (n == 0) {
+                    break; // EAGAIN: the next edge brings more
+                }
+                if (n < 0) {
+                    inputEnded();
+                    break;
+                }
+                bytes += n;
+                uncredited += n;
+                int written;
+                try {
+                    written = peer.socket.sendAddress(address, 0, n);
+                } catch (IOException | RuntimeException e) {
+                    reset(peer, e);
+                    return;
+                }
+                if (written < n) {
+                    peer.hold(scratch.buffer, written, n);
+                    observer.readingPaused(reads);
+                    break;
+                }
+                if (n < READ_SIZE && !rdHup) {
+                    break; // a short read emptied the socket; only an end of input could hide behind it
+                }
+            }
+            if (uncredited != 0) {
+                lastActivityNanos = System.nanoTime();
+                credit();
+            }
+        }
+
+        /** Keeps bytes {@code from..to} of {@code scratch} until this socket can take them. */
+        private void hold(ByteBuffer scratch, int from, int to) {
+            ByteBuffer rest = scratch.duplicate();
+            rest.limit(to).position(from);
+            held = server.options().allocator().directBuffer(to - from);
+            held.writeBytes(rest);
+        }
+
+        /** This socket can take more: write what is held for it, then let the peer read again. */
+        private void writable() {
+            ByteBuf h = held;
+            int written;
+            try {
+                ByteBuffer nio = h.internalNioBuffer(h.readerIndex(), h.readableBytes());
+                written = socket.send(nio, nio.position(), nio.limit());
+            } catch (IOException | RuntimeException e) {
+                reset(this, e);
+                return;
+            }
+            h.skipBytes(written);
+            if (h.isReadable()) {
+                return; // the next EPOLLOUT edge comes when it drains further
+            }
+            h.release();
+            held = null;
+            if (finAfterHeld) {
+                finAfterHeld = false;
+                shutdownOutput();
+            } else {
+                // The peer may have bytes waiting that no new edge will announce.
+                peer.readable();
+            }
+        }
+
+        private void inputEnded() {
+            inputShutdown = true;
+            if (peer.held != null) {
+                peer.finAfterHeld = true;
+            } else {
+                peer.shutdownOutput();
+            }
+        }
+
+        /** Every byte meant for this socket is written: send FIN. */
+        private void shutdownOutput() {
+            if (!inputShutdown) {
+                try {
+                    socket.shutdown(false, true);
+                } catch (IOException | RuntimeException e) {
+                    reset(this, e);
+                    return;
+                }
+            }
+            // Otherwise this socket's own FIN came and everything was read: the close that follows sends ours,
+            // and the shutdown(2) call is saved.
+            outputShutdown = true;
+            closeIfBothDirectionsEnded();
+        }
+
+        void credit() {
+            long n = uncredited;
+            if (n != 0) {
+                uncredited = 0;
+                EpollRelay.this.credit(reads, n);
+            }
+        }
+
+        /** Closes the socket, with SO_LINGER 0 when {@code reset} so that its peer sees a reset. */
+        void close(boolean reset) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            if (held != null) {
+                held.release();
+                held = null;
+            }
+            if (reset) {
+                try {
+                    socket.setSoLinger(0);
+                } catch (IOException | RuntimeException e) {
+                    // Already reset by the peer: the close below is all there is left to do.
+                }
+            }
+            try {
+                socket.close();
+            } catch (IOException | RuntimeException e) {
+                // Nothing to do: the descriptor is released either way.
+            }
+            // After the close: a closed descriptor has left epoll by itself, so this saves an epoll_ctl(DEL).
+            if (registration != null) {
+                registration.cancel();
+            }
+        }
+
+        /** The event loop is shutting down with this socket still open. */
+        @Override
+        public void close() {
+            if (ending == null) {
+                end(Ending.DRAIN_TIMEOUT);
+            }
+            resetBoth();
+        }
+    }
+}

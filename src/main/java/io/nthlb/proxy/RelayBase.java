@@ -1,0 +1,236 @@
+package io.nthlb.proxy;
+
+import io.netty.channel.ConnectTimeoutException;
+import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What every relay does apart from moving bytes: routing the accepted connection, the idle timer, the one
+ * ending and everyone told about it (route counters, observer, open set, access log), and the reset a drain
+ * that ran out of time asks for. {@link Relay} moves the bytes through Netty channels (NIO, io_uring),
+ * {@link EpollRelay} through epoll directly.
+ *
+ * <p>Every method runs on the client connection's event loop (the backend connection is made on the same
+ * loop), so no field needs to be volatile.
+ */
+abstract class RelayBase implements Connection, Runnable {
+
+    private static final Logger log = LoggerFactory.getLogger(RelayBase.class);
+    private static final Logger accessLog = LoggerFactory.getLogger("nthlb.access");
+
+    final ProxyServer server;
+    final long id;
+    final EventLoop loop;
+    final InetSocketAddress clientAddress;
+    final InetSocketAddress localAddress;
+    final InetSocketAddress listenerAddress;
+    final long startNanos;
+
+    Route route;
+    ConnectionObserver observer = ConnectionObserver.NONE;
+    boolean backendConnected;
+    Ending ending;
+    private long endNanos;
+    long lastActivityNanos;
+    private ScheduledFuture<?> timer;
+
+    RelayBase(ProxyServer server, long id, EventLoop loop, InetSocketAddress client, InetSocketAddress local,
+              InetSocketAddress listener) {
+        this.server = server;
+        this.id = id;
+        this.loop = loop;
+        this.clientAddress = client;
+        this.localAddress = local;
+        this.listenerAddress = listener;
+        this.startNanos = System.nanoTime();
+        this.lastActivityNanos = startNanos;
+    }
+
+    /**
+     * Asks the router where the connection goes and counts it as open. Returns the backend to connect to, or
+     * {@code null} when no rule NATs it: the connection has then ended ({@link Ending#NO_RULE}) and the caller
+     * resets the client.
+     */
+    final InetSocketAddress routeAndOpen() {
+        try {
+            route = server.router().route(clientAddress, localAddress);
+        } catch (RuntimeException e) {
+            // A bug in the router must not take the event loop down; the client sees what "no rule" gives.
+            log.error("conn {}: routing failed", id, e);
+            route = null;
+        }
+        if (route == null) {
+            route = Route.none("-");
+        }
+        server.opened(this);
+        observer = server.observer().accepted(this);
+        InetSocketAddress target = route.backend();
+        if (target == null) {
+            end(Ending.NO_RULE);
+            return null;
+        }
+        observer.connecting();
+        return target;
+    }
+
+    /** Arms the timer that resets a backend which does not answer within the connect timeout. */
+    final void startConnectTimer() {
+        timer = loop.schedule(this, server.connectTimeoutNanos(), TimeUnit.NANOSECONDS);
+    }
+
+    /** The backend answered: the connect timer becomes the idle timer. */
+    final void backendConnected() {
+        backendConnected = true;
+        if (timer != null) {
+            timer.cancel(false);
+        }
+        observer.connected();
+        timer = loop.schedule(this, server.idleTimeoutNanos(), TimeUnit.NANOSECONDS);
+    }
+
+    /** The backend could not be reached: tells the observer and ends the connection (the caller resets). */
+    final void connectFailed(Throwable cause) {
+        Ending failure = connectFailure(cause);
+        if (log.isDebugEnabled()) {
+            log.debug("conn {}: connect to {} failed: {}", id, Addresses.format(route.backend()), cause.toString());
+        }
+        observer.connectFailed(failure);
+        end(failure);
+    }
+
+    /**
+     * The timer: before the backend answers it is the connect timeout; after, the idle timeout (conntrack
+     * forgets a connection that carried nothing that long).
+     */
+    @Override
+    public final void run() {
+        if (ending != null) {
+            return;
+        }
+        if (!backendConnected) {
+            observer.connectFailed(Ending.TIMEOUT);
+            end(Ending.TIMEOUT);
+            resetBoth();
+            return;
+        }
+        long left = server.idleTimeoutNanos() - (System.nanoTime() - lastActivityNanos);
+        if (left > 0) {
+            timer = loop.schedule(this, left, TimeUnit.NANOSECONDS);
+            return;
+        }
+        end(Ending.IDLE_TIMEOUT);
+        resetBoth();
+    }
+
+    /** Resets both sides now, for a drain that ran out of time; callable from any thread. */
+    final Future<?> abortForShutdown() {
+        return loop.submit(() -> {
+            if (ending == null) {
+                end(Ending.DRAIN_TIMEOUT);
+                resetBoth();
+            }
+        });
+    }
+
+    /** Closes both sockets (those that exist) with SO_LINGER 0, so each peer sees a reset. */
+    abstract void resetBoth();
+
+    /** Reports the bytes read on both sides since the last report to the route and the observer. */
+    abstract void creditAll();
+
+    /** Reports {@code n} bytes read in direction {@code reads}. */
+    final void credit(Direction reads, long n) {
+        route.bytesRelayed(n);
+        observer.bytesRelayed(reads, n);
+    }
+
+    /** Records how the connection ended, exactly once, and tells everyone who counts. */
+    final void end(Ending how) {
+        ending = how;
+        endNanos = System.nanoTime();
+        if (timer != null) {
+            timer.cancel(false);
+        }
+        creditAll();
+        try {
+            route.ended(how);
+            observer.ended(this);
+        } catch (RuntimeException e) {
+            log.error("conn {}: an observer failed", id, e);
+        }
+        server.closed(this);
+        if (accessLog.isInfoEnabled()) {
+            accessLog.info("conn={} client={} vip={} rule={} backend={} from_client={} from_backend={} duration_us={} end={}",
+                    id, Addresses.format(clientAddress), Addresses.format(localAddress), quoteIfSpaced(route.label()),
+                    Addresses.format(route.backend()), bytesFromClient(), bytesFromBackend(),
+                    (endNanos - startNanos) / 1000, how.label());
+        }
+    }
+
+    /** Logs, at debug, why a side failed. */
+    final void logFailure(String side, Throwable cause) {
+        if (cause != null && log.isDebugEnabled()) {
+            log.debug("conn {}: {} side failed: {}", id, side, cause.toString());
+        }
+    }
+
+    /** A label such as {@code PREROUTING policy ACCEPT} in quotes, so every access-log field is one word. */
+    private static String quoteIfSpaced(String label) {
+        return label.indexOf(' ') < 0 ? label : '"' + label + '"';
+    }
+
+    static Ending connectFailure(Throwable cause) {
+        if (cause instanceof ConnectTimeoutException) {
+            return Ending.TIMEOUT;
+        }
+        String message = String.valueOf(cause.getMessage());
+        if (cause instanceof ConnectException && message.contains("refused")) {
+            return Ending.REFUSED;
+        }
+        if (message.contains("timed out")) {
+            return Ending.TIMEOUT;
+        }
+        return Ending.UNREACHABLE;
+    }
+
+    @Override
+    public final long id() {
+        return id;
+    }
+
+    @Override
+    public final InetSocketAddress client() {
+        return clientAddress;
+    }
+
+    @Override
+    public final InetSocketAddress local() {
+        return localAddress;
+    }
+
+    @Override
+    public final InetSocketAddress listener() {
+        return listenerAddress;
+    }
+
+    @Override
+    public final Route route() {
+        return route;
+    }
+
+    @Override
+    public final long durationNanos() {
+        return (ending == null ? System.nanoTime() : endNanos) - startNanos;
+    }
+
+    @Override
+    public final Ending ending() {
+        return ending;
+    }
+}
