@@ -118,6 +118,7 @@ METRICS = [
     ("p99_ms", "latency p99 ms (kept-alive, 50 conc.)", False),
     ("rss_10k_MiB", "RSS MiB with 10,000 idle connections", False),
     ("idle_KiB_per_conn", "memory per idle connection, KiB (RSS growth / connections)", False),
+    ("heap_KiB_per_conn", "live Java heap per idle connection, KiB (after a full GC; nthlb only)", False),
     ("startup_ms", "start-up to first accepted connection, ms", False),
 ]
 CONTENDERS = ["haproxy", "nthlb", "nginx-stream", "kernel-dnat"]
