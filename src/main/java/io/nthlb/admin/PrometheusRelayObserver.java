@@ -21,7 +21,7 @@ public final class PrometheusRelayObserver implements RelayObserver {
 
     @Override
     public ConnectionObserver accepted(Connection connection) {
-        metrics.listener(connection.local()).accepted();
+        metrics.listener(connection.listener()).accepted();
         InetSocketAddress backend = connection.route().backend();
         return backend == null ? ConnectionObserver.NONE : new BackendObserver(metrics.backend(backend));
     }

@@ -35,6 +35,12 @@ public final class SighupReload implements AutoCloseable {
             log.info("SIGHUP: rereading the rules file");
             reload.reload();
         });
+        if (previous == SignalHandler.SIG_IGN) {
+            // The JVM leaves a signal that the process was started with ignored alone (nohup does that to
+            // SIGHUP), and our handler never runs: say so, rather than let a kill -HUP do nothing silently.
+            log.warn("SIGHUP is ignored by this process (started under nohup?), so it cannot reload the rules; "
+                    + "use `nthlb reload` or POST /reload on the admin endpoint");
+        }
         return new SighupReload(previous);
     }
 

@@ -75,6 +75,29 @@ class AdminPlaneTest {
     }
 
     @Test
+    void connectionsAreCountedUnderTheListenerThatAcceptedThem() throws Exception {
+        // No -d: one wildcard listener, reached here through two loopback addresses.
+        int port = SeedOnLoopback.freePort();
+        nthlb.rewrite("iptables -t nat -A PREROUTING -p tcp --dport " + port
+                + " -j DNAT --to-destination 127.0.0.1:" + a.address().getPort() + "\n");
+        assertThat(nthlb.client().post("/reload").status()).isEqualTo(200);
+
+        for (String vip : List.of("127.0.0.1", "127.0.0.2")) {
+            try (Socket socket = new Socket(InetAddress.getByName(vip), port)) {
+                socket.setSoTimeout(10_000);
+                socket.getOutputStream().write('x');
+                socket.shutdownOutput();
+                assertThat(socket.getInputStream().readAllBytes()).asString(StandardCharsets.US_ASCII).isEqualTo("A:x");
+            }
+        }
+
+        // Accept errors are counted per listening socket too, so both series name the socket, not the VIP.
+        PrometheusText metrics = scrape();
+        assertThat(metrics.sample("nthlb_downstream_cx_total{listener=\"0.0.0.0:" + port + "\"}")).isEqualTo(2.0);
+        assertThat(metrics.sample("nthlb_downstream_cx_total{listener=\"127.0.0.2:" + port + "\"}")).isNull();
+    }
+
+    @Test
     void aConnectFailureIsCountedAgainstItsBackend() throws Exception {
         InetSocketAddress nowhere = new InetSocketAddress(InetAddress.getLoopbackAddress(), SeedOnLoopback.freePort());
         nthlb.rewrite(new SeedRules().vip(vipPort, nowhere).text());
