@@ -1,11 +1,14 @@
 package io.nthlb.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.nthlb.Main;
+import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -16,6 +19,7 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -24,6 +28,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import picocli.CommandLine;
 
 /** {@code nthlb run} in this JVM: real rules files, real sockets on loopback, a simulated SIGTERM. */
@@ -113,6 +119,83 @@ class RunCommandTest {
         Path file = rules("iptables -t nat -A PREROUTING -d 127.0.0.1 -p tcp -j DNAT --to-destination 127.0.0.1:1\n");
         assertThat(execute(new RunCommand(), file.toString())).isEqualTo(2);
         assertThat(err.toString()).contains(file + ":1: ");
+    }
+
+    /**
+     * A port below {@code net.ipv4.ip_unprivileged_port_start} without CAP_NET_BIND_SERVICE: {@code run}, as its
+     * own process, exits 2 saying what gives it the right. As root the capability is dropped with setpriv(1)
+     * (from the bounding and inheritable sets, so the java it runs has it in none); any other user runs it as is.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"epoll", "nio"})
+    void privilegedPortWithoutTheRightExitsTwoNamingCapNetBindService(String transport) throws Exception {
+        int unprivilegedStart;
+        // Not Files.readString: on JDK 17 it reads a sysctl file (size 0) as its first byte only, "1" for "1024".
+        try (BufferedReader sysctl = Files.newBufferedReader(Path.of("/proc/sys/net/ipv4/ip_unprivileged_port_start"))) {
+            unprivilegedStart = Integer.parseInt(sysctl.readLine().trim());
+        }
+        int port = Math.min(1023, unprivilegedStart - 1);
+        assumeTrue(port >= 1, "every port is unprivileged here (ip_unprivileged_port_start " + unprivilegedStart + ")");
+        List<String> command = new ArrayList<>();
+        if (effectiveUid() == 0) {
+            List<String> dropCapability = List.of("setpriv", "--inh-caps=-net_bind_service",
+                    "--bounding-set=-net_bind_service", "--");
+            assumeTrue(runsCleanly(dropCapability, "true"), "setpriv cannot drop CAP_NET_BIND_SERVICE here");
+            command.addAll(dropCapability);
+        } else {
+            assumeFalse(canBind(port), "this JVM may bind port " + port + " (it has CAP_NET_BIND_SERVICE)");
+        }
+        // Only bound, never sent to.
+        Path file = rules("iptables -t nat -A PREROUTING -d 127.0.0.1 -p tcp --dport " + port
+                + " -j DNAT --to-destination 127.0.0.1:1\n");
+        Path log = dir.resolve("stderr.log");
+        command.addAll(List.of(Paths.get(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), "io.nthlb.Main",
+                "run", "--admin", "off", "--transport", transport, file.toString()));
+        Process nthlb = new ProcessBuilder(command)
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                .redirectError(log.toFile())
+                .start();
+        try {
+            assertThat(nthlb.waitFor(60, TimeUnit.SECONDS)).as("nthlb run exited").isTrue();
+            String stderr = Files.readString(log);
+            assertThat(nthlb.exitValue()).as(stderr).isEqualTo(2);
+            assertThat(stderr).contains("nthlb run: cannot listen on 127.0.0.1:" + port
+                    + ": ports below 1024 need root or CAP_NET_BIND_SERVICE (setcap cap_net_bind_service=+ep on the"
+                    + " java binary, or AmbientCapabilities=CAP_NET_BIND_SERVICE in the systemd unit)");
+        } finally {
+            nthlb.destroyForcibly();
+        }
+    }
+
+    private static int effectiveUid() throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith("Uid:")) {
+                return Integer.parseInt(line.split("\\s+")[2]); // real, effective, saved, filesystem
+            }
+        }
+        throw new IllegalStateException("no Uid line in /proc/self/status");
+    }
+
+    private static boolean runsCleanly(List<String> prefix, String command) throws InterruptedException {
+        List<String> all = new ArrayList<>(prefix);
+        all.add(command);
+        try {
+            Process p = new ProcessBuilder(all).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                    .start();
+            return p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0;
+        } catch (IOException e) {
+            return false; // not installed
+        }
+    }
+
+    private static boolean canBind(int port) {
+        try (ServerSocket s = new ServerSocket()) {
+            s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
+            return true;
+        } catch (IOException e) {
+            return !String.valueOf(e.getMessage()).contains("Permission denied");
+        }
     }
 
     @Test
