@@ -118,7 +118,9 @@ class RunCommandTest {
     void ruleWithoutDportIsRefusedNamingIt() throws Exception {
         Path file = rules("iptables -t nat -A PREROUTING -d 127.0.0.1 -p tcp -j DNAT --to-destination 127.0.0.1:1\n");
         assertThat(execute(new RunCommand(), file.toString())).isEqualTo(2);
-        assertThat(err.toString()).contains(file + ":1: ");
+        assertThat(err.toString()).contains(file + ":1: ")
+                .contains("cannot be served by a userspace listener")
+                .contains("(expected: --dport or -m multiport --dports)");
     }
 
     /**
