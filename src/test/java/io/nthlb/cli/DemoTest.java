@@ -1,18 +1,23 @@
 package io.nthlb.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.nthlb.proxy.ProxyOptions;
 import io.nthlb.proxy.Transport;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 class DemoTest {
 
-    @Test
-    void fourRequestsAlternateBCBC() throws Exception {
-        try (Demo demo = Demo.start(0, 0, 0, ProxyOptions.defaults(Transport.resolve(Transport.EPOLL)).withThreads(2))) {
+    @ParameterizedTest
+    @EnumSource(value = Transport.class, names = {"EPOLL", "NIO"})
+    void fourRequestsAlternateBCBC(Transport transport) throws Exception {
+        assumeTrue(transport.isAvailable(), () -> transport + " unavailable: " + transport.unavailabilityCause());
+        try (Demo demo = Demo.start(0, 0, 0, ProxyOptions.defaults(transport).withThreads(2))) {
             List<String> answers = new ArrayList<>();
             for (int i = 0; i < 4; i++) {
                 answers.add(RunCommandTest.httpGet(demo.vip()));

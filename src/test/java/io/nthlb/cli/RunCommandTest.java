@@ -73,17 +73,18 @@ class RunCommandTest {
         return cmd.execute(args);
     }
 
-    @Test
-    void alternatesBackendsBCBCAndExitsZeroAfterSigterm() throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"epoll", "nio"})
+    void alternatesBackendsBCBCAndExitsZeroAfterSigterm(String transport) throws Exception {
         DemoHttpBackend b = backend("B");
         DemoHttpBackend c = backend("C");
         int vip = freePort();
         Path file = rules(Demo.rules(vip, b.address().getPort(), c.address().getPort()));
         RunCommand run = new RunCommand();
         run.signals = ShutdownSignals.manual();
-        CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> execute(run, "--threads", "2", "--admin", "127.0.0.1:0",
-                file.toString()));
-        run.started.get(30, TimeUnit.SECONDS);
+        CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> execute(run, "--transport", transport, "--threads", "2",
+                "--admin", "127.0.0.1:0", file.toString()));
+        assertThat(run.started.get(30, TimeUnit.SECONDS).server().options().transport().label()).isEqualTo(transport);
 
         List<String> answers = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
@@ -105,11 +106,12 @@ class RunCommandTest {
         assertThat(err.toString()).contains("nthlb run: cannot listen on 127.0.0.1:").contains("in use");
     }
 
-    @Test
-    void vipNotOnThisHostExitsTwoSayingWhatToDo() throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"epoll", "nio"})
+    void vipNotOnThisHostExitsTwoSayingWhatToDo(String transport) throws Exception {
         // 192.0.2.1 (TEST-NET-1) is only bound, never sent to.
         Path file = rules("iptables -t nat -A PREROUTING -d 192.0.2.1 -p tcp --dport 8080 -j DNAT --to-destination 127.0.0.1:1\n");
-        assertThat(execute(new RunCommand(), "--transport", "nio", file.toString())).isEqualTo(2);
+        assertThat(execute(new RunCommand(), "--transport", transport, file.toString())).isEqualTo(2);
         assertThat(err.toString()).contains("192.0.2.1 is not an address of this host")
                 .contains("ip addr add 192.0.2.1/32").contains("--bind-any");
     }

@@ -16,8 +16,9 @@ import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** {@code nthlb run} as its own process: SIGTERM drains an open transfer, then the process exits 0. */
 class RunSigtermTest {
@@ -25,8 +26,9 @@ class RunSigtermTest {
     @TempDir
     Path dir;
 
-    @Test
-    void sigtermLetsTheOpenTransferFinishThenExitsZero() throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"epoll", "nio"})
+    void sigtermLetsTheOpenTransferFinishThenExitsZero(String transport) throws Exception {
         InetAddress loopback = InetAddress.getLoopbackAddress();
         try (ServerSocket backend = new ServerSocket(0, 16, loopback)) {
             Thread echo = new Thread(() -> {
@@ -46,14 +48,14 @@ class RunSigtermTest {
                     + " -j DNAT --to-destination 127.0.0.1:" + backend.getLocalPort() + "\n");
             String java = Paths.get(System.getProperty("java.home"), "bin", "java").toString();
             Process nthlb = new ProcessBuilder(List.of(java, "-cp", System.getProperty("java.class.path"),
-                    "io.nthlb.Main", "run", "--threads", "1", "--drain-timeout", "30s", "--admin", "127.0.0.1:0",
-                    rules.toString()))
+                    "io.nthlb.Main", "run", "--transport", transport, "--threads", "1", "--drain-timeout", "30s",
+                    "--admin", "127.0.0.1:0", rules.toString()))
                     .redirectOutput(ProcessBuilder.Redirect.DISCARD)
                     .redirectError(dir.resolve("stderr.log").toFile())
                     .start();
             try {
                 Path log = dir.resolve("stderr.log");
-                awaitLine(log, "listening on 127.0.0.1:" + vip);
+                awaitLine(log, "listening on 127.0.0.1:" + vip + " (" + transport + ",");
 
                 try (Socket client = new Socket(loopback, vip)) {
                     client.setSoTimeout(30_000);
