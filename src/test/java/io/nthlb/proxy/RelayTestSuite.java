@@ -19,7 +19,6 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Random;
@@ -29,7 +28,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
@@ -194,31 +192,27 @@ abstract class RelayTestSuite {
     @Test
     void slowReaderPausesTheBackendAndKeepsMemoryBounded() throws Exception {
         PooledByteBufAllocator allocator = new PooledByteBufAllocator(true);
-        startProxy(ProxyOptions.defaults(transport()).withThreads(2).withAllocator(allocator));
+        // One event loop, so the probe connections below are served by the loop that serves the slow one.
+        startProxy(ProxyOptions.defaults(transport()).withThreads(1).withAllocator(allocator));
         long total = 256L << 20;
-        AtomicLong written = new AtomicLong();
-        CountDownLatch allWritten = new CountDownLatch(1);
-        backend(new LoopbackBackend(s -> {
-            OutputStream out = s.getOutputStream();
-            byte[] chunk = new byte[64 * 1024];
-            Arrays.fill(chunk, (byte) 'x');
-            for (long left = total; left > 0; left -= chunk.length) {
-                out.write(chunk);
-                written.addAndGet(chunk.length);
-            }
-            allWritten.countDown();
-            s.shutdownOutput();
-        }));
+        FloodingBackend flood = new FloodingBackend(total);
+        closeAfter.add(flood);
+        LoopbackBackend echo = LoopbackBackend.echo();
+        closeAfter.add(echo);
+        proxy.setRouter((client, local) -> Route.to(flood.address(), "TEST:1"));
         try (Socket s = new Socket()) {
             // A small receive buffer, so the kernel holds little on the client's behalf.
             s.setReceiveBufferSize(64 * 1024);
             s.connect(vip);
             s.setSoTimeout(Integer.getInteger("test.soTimeout", 30_000));
+            Connection slow = observer.connecting.poll(30, TimeUnit.SECONDS);
+            assertThat(slow).as("connect started").isNotNull();
+            proxy.setRouter((client, local) -> Route.to(echo.address(), "TEST:probe"));
             assertThat(observer.pauses.poll(30, TimeUnit.SECONDS)).isEqualTo(Direction.BACKEND_TO_CLIENT);
-            // Wait until the backend is blocked: its count stops moving while nobody reads.
-            long stable = awaitStable(written, Duration.ofSeconds(20));
-            assertThat(allWritten.getCount()).as("backend blocked on write").isEqualTo(1);
-            assertThat(stable).isLessThan(total / 2);
+
+            long heldBackAt = awaitHeldBack(flood, slow);
+            assertThat(flood.finished()).as("backend blocked on write").isFalse();
+            assertThat(heldBackAt).isLessThan(total / 2);
             long used = allocator.metric().usedDirectMemory();
             assertThat(used).as("nthlb's direct memory while the client reads nothing").isLessThanOrEqualTo(16L << 20);
 
@@ -234,19 +228,41 @@ abstract class RelayTestSuite {
         assertThat(observer.pausedBackendToClient.get()).isGreaterThan(0);
     }
 
-    /** Polls {@code counter} until two readings 200 ms apart agree; fails after {@code deadline}. */
-    private static long awaitStable(AtomicLong counter, Duration deadline) throws InterruptedException {
-        long end = System.nanoTime() + deadline.toNanos();
-        long last = counter.get();
-        while (System.nanoTime() < end) {
-            TimeUnit.MILLISECONDS.sleep(200);
-            long now = counter.get();
-            if (now == last) {
-                return now;
+    /**
+     * Waits until nthlb holds the backend back: the backend found its socket full and waits for it to drain,
+     * and nthlb read nothing more from it while its event loop (the only one) served a whole probe connection
+     * (accept, connect, a byte each way, both FINs). The loop was free to read the backend's waiting bytes and
+     * did not; a relay that kept reading would have read them in those rounds. Until the client's receive
+     * window closes nthlb may resume for a moment and read a little more; then the check is made again.
+     * Returns the bytes the backend had written by then.
+     */
+    private long awaitHeldBack(FloodingBackend flood, Connection slow) throws Exception {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        for (int probes = 0; ; probes++) {
+            long wait = flood.awaitStuck(30, TimeUnit.SECONDS);
+            long read = bytesFromBackendOnItsLoop(slow);
+            probe();
+            if (flood.stillStuckIn(wait) && bytesFromBackendOnItsLoop(slow) == read) {
+                return flood.written();
             }
-            last = now;
+            assertThat(System.nanoTime()).as("nthlb still reads the backend after %d probes", probes).isLessThan(end);
         }
-        throw new AssertionError("still moving after " + deadline + ": " + last);
+    }
+
+    /** What nthlb has read from the backend so far, read on the connection's own event loop. */
+    private static long bytesFromBackendOnItsLoop(Connection c) throws Exception {
+        return ((RelayBase) c).loop.submit(c::bytesFromBackend).get(30, TimeUnit.SECONDS);
+    }
+
+    /** One byte each way and both FINs through the proxy (routed to an echo backend); waits for it to end. */
+    private void probe() throws Exception {
+        try (Socket p = connect()) {
+            p.getOutputStream().write(42);
+            assertThat(p.getInputStream().read()).isEqualTo(42);
+            p.shutdownOutput();
+            assertThat(p.getInputStream().read()).isEqualTo(-1);
+        }
+        assertThat(observer.nextEnded().ending()).isEqualTo(Ending.CLOSED);
     }
 
     @Test
