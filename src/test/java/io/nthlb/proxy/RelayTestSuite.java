@@ -296,6 +296,25 @@ abstract class RelayTestSuite {
     }
 
     @Test
+    void nothingIsReadFromTheClientBeforeTheBackendHasAccepted() throws Exception {
+        startProxy(ProxyOptions.defaults(transport()).withThreads(2).withConnectTimeout(Duration.ofMillis(500)));
+        // A listener whose accept queue is full drops new SYNs: the backend never accepts.
+        ServerSocket full = new ServerSocket(0, 1, LOOPBACK);
+        closeAfter.add(full);
+        fillAcceptQueue(full);
+        proxy.setRouter((client, local) -> Route.to((InetSocketAddress) full.getLocalSocketAddress(), "TEST:5"));
+        try (Socket s = connect()) {
+            assertThat(observer.connecting.poll(30, TimeUnit.SECONDS)).as("connect started").isNotNull();
+            s.getOutputStream().write("sent while the backend is still connecting".getBytes(StandardCharsets.US_ASCII));
+            assertReset(s);
+        }
+        Connection c = observer.nextEnded();
+        assertThat(c.ending()).isEqualTo(Ending.TIMEOUT);
+        assertThat(c.bytesFromClient()).as("bytes read from the client before the backend accepted").isZero();
+        assertThat(c.bytesFromBackend()).isZero();
+    }
+
+    @Test
     void bytesAndFinSentWhileTheBackendIsStillConnectingReachItOnceItAnswers() throws Exception {
         assertHeldWhileConnecting("sent early");
     }
