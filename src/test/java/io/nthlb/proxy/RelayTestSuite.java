@@ -3,6 +3,9 @@ package io.nthlb.proxy;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.AppenderBase;
 import io.netty.buffer.PooledByteBufAllocator;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -23,16 +26,21 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 
 /**
  * The relay's behaviour on real loopback sockets, run once per transport by the subclasses (as Netty's
@@ -448,6 +456,104 @@ abstract class RelayTestSuite {
         assertThat(c.ending()).isEqualTo(Ending.NO_RULE);
         assertThat(c.route().backend()).isNull();
         assertStillServes();
+    }
+
+    @Test
+    void accessLogHasOneLineWithEveryFieldPerConnection() throws Exception {
+        ch.qos.logback.classic.Logger accessLogger = (ch.qos.logback.classic.Logger) LoggerFactory.getLogger("nthlb.access");
+        AccessLines lines = new AccessLines();
+        lines.start();
+        Level level = accessLogger.getLevel();
+        accessLogger.setLevel(Level.INFO);
+        accessLogger.addAppender(lines);
+        try {
+            // closed: the backend reads the request to its end, answers with fewer bytes and closes.
+            LoopbackBackend backend = backend(new LoopbackBackend(s -> {
+                s.getInputStream().readAllBytes();
+                s.getOutputStream().write("hi".getBytes(StandardCharsets.US_ASCII));
+            }));
+            long before = System.nanoTime();
+            int clientPort;
+            try (Socket s = connect()) {
+                clientPort = s.getLocalPort();
+                s.getOutputStream().write("hello, backend".getBytes(StandardCharsets.US_ASCII));
+                s.shutdownOutput();
+                assertThat(s.getInputStream().readAllBytes()).asString(StandardCharsets.US_ASCII).isEqualTo("hi");
+            }
+            Connection closed = observer.nextEnded();
+            long closedUs = assertAccessLine(lines.next(), closed, "conn=" + closed.id() + " client=127.0.0.1:" + clientPort
+                    + " vip=127.0.0.1:" + vip.getPort() + " rule=TEST:1 backend=127.0.0.1:" + backend.address().getPort()
+                    + " from_client=14 from_backend=2 duration_us=%d end=closed");
+            assertThat(closedUs).isLessThanOrEqualTo((System.nanoTime() - before) / 1000);
+
+            // refused: no one listens on the backend's port.
+            InetSocketAddress nothing;
+            try (ServerSocket probe = new ServerSocket(0, 1, LOOPBACK)) {
+                nothing = (InetSocketAddress) probe.getLocalSocketAddress();
+            }
+            InetSocketAddress refused = nothing;
+            proxy.setRouter((client, local) -> Route.to(refused, "TEST:2"));
+            try (Socket s = connect()) {
+                clientPort = s.getLocalPort();
+                assertReset(s);
+            }
+            Connection c = observer.nextEnded();
+            assertAccessLine(lines.next(), c, "conn=" + c.id() + " client=127.0.0.1:" + clientPort + " vip=127.0.0.1:"
+                    + vip.getPort() + " rule=TEST:2 backend=127.0.0.1:" + refused.getPort()
+                    + " from_client=0 from_backend=0 duration_us=%d end=refused");
+            assertThat(c.id()).isGreaterThan(closed.id());
+
+            // no rule: the chain's policy decided; its label has spaces, so it is quoted, and there is no backend.
+            proxy.setRouter((client, local) -> Route.none("PREROUTING policy ACCEPT"));
+            try (Socket s = connect()) {
+                clientPort = s.getLocalPort();
+                assertReset(s);
+            }
+            c = observer.nextEnded();
+            assertAccessLine(lines.next(), c, "conn=" + c.id() + " client=127.0.0.1:" + clientPort + " vip=127.0.0.1:"
+                    + vip.getPort() + " rule=\"PREROUTING policy ACCEPT\" backend=- from_client=0 from_backend=0"
+                    + " duration_us=%d end=no-rule");
+            assertThat(lines.events).as("one line per connection").isEmpty();
+        } finally {
+            accessLogger.detachAppender(lines);
+            accessLogger.setLevel(level);
+            lines.stop();
+        }
+    }
+
+    /**
+     * Asserts that {@code line} is {@code expected} with the duration in place of {@code %d}, and that the
+     * duration is the connection's own, in whole microseconds; returns it.
+     */
+    private static long assertAccessLine(String line, Connection c, String expected) {
+        Matcher m = Pattern.compile(" duration_us=(\\d+) ").matcher(line);
+        assertThat(m.find()).as("duration_us in %s", line).isTrue();
+        long us = Long.parseLong(m.group(1));
+        assertThat(line).isEqualTo(String.format(expected, us));
+        assertThat(us).isEqualTo(c.durationNanos() / 1000);
+        return us;
+    }
+
+    /**
+     * The access log's lines, as they are written. (Not Logback's ListAppender: its list is not safe to read
+     * from the test's thread, and a line is written just after the observer hears of the end, so the test
+     * must wait for it.)
+     */
+    private static final class AccessLines extends AppenderBase<ILoggingEvent> {
+        final BlockingQueue<ILoggingEvent> events = new LinkedBlockingQueue<>();
+
+        @Override
+        protected void append(ILoggingEvent event) {
+            events.add(event);
+        }
+
+        /** The next line's text, waiting up to 30 s for it. */
+        String next() throws InterruptedException {
+            ILoggingEvent e = events.poll(30, TimeUnit.SECONDS);
+            assertThat(e).as("an access-log line").isNotNull();
+            assertThat(e.getLevel()).isEqualTo(Level.INFO);
+            return e.getFormattedMessage();
+        }
     }
 
     @Test
