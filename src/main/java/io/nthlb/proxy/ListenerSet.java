@@ -116,13 +116,13 @@ public final class ListenerSet {
                 for (EventExecutor executor : group) {
                     EventLoop loop = (EventLoop) executor;
                     Listener listener = options.transport().relaysDirectly()
-                            ? openDirect((IoEventLoop) loop, bindTo) : bind(serverBootstrap(loop, loop, true), bindTo);
+                            ? openDirect((IoEventLoop) loop, bindTo) : bind(serverBootstrap(loop, loop, true, bindTo), bindTo);
                     channels.add(listener);
                     // With port 0 the first socket picks the port; the others must share that one.
                     bindTo = listener.localAddress();
                 }
             } else {
-                channels.add(bind(serverBootstrap(group, group, false), address));
+                channels.add(bind(serverBootstrap(group, group, false, address), address));
             }
         } catch (ListenException e) {
             channels.forEach(Listener::close);
@@ -172,10 +172,11 @@ public final class ListenerSet {
         List.copyOf(open.keySet()).forEach(this::close);
     }
 
-    private ServerBootstrap serverBootstrap(EventLoopGroup parent, EventLoopGroup children, boolean reusePort) {
+    private ServerBootstrap serverBootstrap(EventLoopGroup parent, EventLoopGroup children, boolean reusePort,
+                                            InetSocketAddress address) {
         ServerBootstrap b = new ServerBootstrap()
                 .group(parent, children)
-                .channelFactory(options.transport().serverChannelFactory())
+                .channelFactory(options.transport().serverChannelFactory(address))
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)

@@ -9,7 +9,7 @@ import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
-import java.net.InetSocketAddress;
+import io.netty.channel.socket.SocketProtocolFamily;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.channel.uring.IoUring;
@@ -17,6 +17,9 @@ import io.netty.channel.uring.IoUringChannelOption;
 import io.netty.channel.uring.IoUringIoHandler;
 import io.netty.channel.uring.IoUringServerSocketChannel;
 import io.netty.channel.uring.IoUringSocketChannel;
+import java.net.Inet6Address;
+import java.net.InetSocketAddress;
+import java.nio.channels.spi.SelectorProvider;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -73,8 +76,12 @@ public enum Transport {
         }
 
         @Override
-        ChannelFactory<? extends ServerChannel> serverChannelFactory() {
-            return NioServerSocketChannel::new;
+        ChannelFactory<? extends ServerChannel> serverChannelFactory(InetSocketAddress local) {
+            // The JDK opens an IPv6 socket unless told otherwise, and binds 0.0.0.0 on it as the dual-stack [::]:
+            // an IPv4 address gets an IPv4 socket, so the wildcard is 0.0.0.0 as with epoll.
+            SocketProtocolFamily family = local.getAddress() instanceof Inet6Address
+                    ? SocketProtocolFamily.INET6 : SocketProtocolFamily.INET;
+            return () -> new NioServerSocketChannel(SelectorProvider.provider(), family);
         }
 
         @Override
@@ -109,7 +116,8 @@ public enum Transport {
         }
 
         @Override
-        ChannelFactory<? extends ServerChannel> serverChannelFactory() {
+        ChannelFactory<? extends ServerChannel> serverChannelFactory(InetSocketAddress local) {
+            // Netty's io_uring server channel has no choice of family: 0.0.0.0 is bound as the dual-stack [::].
             return IoUringServerSocketChannel::new;
         }
 
@@ -145,8 +153,11 @@ public enum Transport {
 
     abstract IoHandlerFactory ioHandlerFactory();
 
-    /** The listening channels of a transport that relays through Netty channels (see {@link #relaysDirectly}). */
-    ChannelFactory<? extends ServerChannel> serverChannelFactory() {
+    /**
+     * The listening channels for {@code local} on a transport that relays through Netty channels (see
+     * {@link #relaysDirectly}).
+     */
+    ChannelFactory<? extends ServerChannel> serverChannelFactory(InetSocketAddress local) {
         throw new UnsupportedOperationException(label + " relays without Netty channels");
     }
 

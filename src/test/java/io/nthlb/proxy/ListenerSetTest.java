@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.List;
@@ -54,6 +55,27 @@ class ListenerSetTest {
 
             assertThat(server.listeners().boundAddress(wildcard)).isNotNull();
             assertThat(server.listeners().boundAddress(host)).isNull();
+        }
+    }
+
+    /**
+     * A rule without {@code -d} listens on IPv4's wildcard 0.0.0.0, on NIO too (the JDK would otherwise open a
+     * dual-stack IPv6 socket and bind it as [::]). Netty's io_uring server channel cannot be told the family.
+     */
+    @ParameterizedTest
+    @EnumSource(value = Transport.class, names = {"EPOLL", "NIO"})
+    void anIpv4WildcardIsBoundAsZeroZeroZeroZero(Transport transport) {
+        assumeTrue(transport.isAvailable(), () -> transport + " unavailable: " + transport.unavailabilityCause());
+        ProxyOptions options = ProxyOptions.defaults(transport).withThreads(2);
+        try (ProxyServer server = ProxyServer.start(options, (client, local) -> Route.none("-"), RelayObserver.NONE)) {
+            // Bound only for the moment of the test; nothing is sent to it.
+            InetSocketAddress wildcard = new InetSocketAddress("0.0.0.0", 0);
+
+            server.listen(List.of(wildcard));
+
+            InetSocketAddress bound = server.listeners().boundAddress(wildcard);
+            assertThat(bound.getAddress()).isInstanceOf(Inet4Address.class);
+            assertThat(Addresses.format(bound)).isEqualTo("0.0.0.0:" + bound.getPort());
         }
     }
 }
