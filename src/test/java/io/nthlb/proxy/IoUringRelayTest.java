@@ -3,7 +3,8 @@ package io.nthlb.proxy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The relay suite on the io_uring transport (which nthlb uses only when asked for). */
 class IoUringRelayTest extends RelayTestSuite {
@@ -29,7 +30,11 @@ class IoUringRelayTest extends RelayTestSuite {
      * seeing the reset. So it depends on what the event loops did before, and it is still there.
      */
     @Override
-    @Disabled("io_uring reports a backend reset only on the next write; see the Javadoc")
-    void backendResetMidStreamResetsTheClient() {
+    @ParameterizedTest(name = "backend sent {0} bytes first")
+    @ValueSource(ints = {10_000, 0})
+    void backendResetMidStreamResetsTheClient(int sent) throws Exception {
+        // A backend that sent nothing leaves no drained read batch behind, and that case passes.
+        assumeTrue(sent == 0, "io_uring reports a backend reset only on the next write; see the Javadoc");
+        super.backendResetMidStreamResetsTheClient(sent);
     }
 }
