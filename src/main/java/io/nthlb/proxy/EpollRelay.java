@@ -25,7 +25,7 @@ import org.slf4j.LoggerFactory;
  * public I/O-handle API), edge-triggered for input, output and peer shutdown at once, so after the two
  * {@code epoll_ctl(ADD)} calls a connection needs no other epoll call in its life. A new connection costs
  * about what it costs HAProxy: accept, socket, two setsockopt, connect, the reads and writes, a shutdown and
- * two closes.
+ * two closes, and one getsockname that Netty's socket wrapper makes for the backend socket.
  *
  * <p>Bytes read from one socket are written to the other at once from a per-thread buffer. When the other
  * socket takes only part of them, the rest is kept (one buffer per direction at most) and reading this
@@ -71,11 +71,13 @@ final class EpollRelay extends RelayBase {
     private final Half client;
     private Half backend;
 
-    private EpollRelay(ProxyServer server, long id, IoEventLoop loop, LinuxSocket client, InetSocketAddress remote,
+    private EpollRelay(ProxyServer server, long id, IoEventLoop loop, int client, InetSocketAddress remote,
                        InetSocketAddress local, InetSocketAddress listener) {
         super(server, id, loop, remote, local, listener);
         this.ioLoop = loop;
-        this.client = new Half(Direction.CLIENT_TO_BACKEND, client);
+        // A plain descriptor: a LinuxSocket would ask the kernel for the address family (getsockname) when it is
+        // made, and most connections need no socket call on the client's side but read, write and close.
+        this.client = new Half(Direction.CLIENT_TO_BACKEND, new FileDescriptor(client), null);
     }
 
     /**
@@ -86,11 +88,10 @@ final class EpollRelay extends RelayBase {
      */
     static void accepted(ProxyServer server, IoEventLoop loop, int fd, InetSocketAddress remote,
                          InetSocketAddress local, InetSocketAddress listener) {
-        LinuxSocket socket = LinuxSocket.newSocket(fd);
         if (local == null) {
-            local = socket.localAddress();
+            local = LinuxSocket.newSocket(fd).localAddress();
         }
-        EpollRelay relay = new EpollRelay(server, server.nextConnectionId(), loop, socket, remote, local, listener);
+        EpollRelay relay = new EpollRelay(server, server.nextConnectionId(), loop, fd, remote, local, listener);
         try {
             relay.start();
         } catch (RuntimeException e) {
@@ -122,7 +123,7 @@ final class EpollRelay extends RelayBase {
             resetBoth();
             return;
         }
-        backend = new Half(Direction.BACKEND_TO_CLIENT, socket);
+        backend = new Half(Direction.BACKEND_TO_CLIENT, socket, socket);
         backend.peer = client;
         client.peer = backend;
         boolean connected;
@@ -188,7 +189,7 @@ final class EpollRelay extends RelayBase {
 
     /** Both sockets, client first (the backend's is {@code null} before it is made); for tests, on the loop. */
     LinuxSocket[] sockets() {
-        return new LinuxSocket[] {client.socket, backend == null ? null : backend.socket};
+        return new LinuxSocket[] {client.socket(), backend == null ? null : backend.socket()};
     }
 
     @Override
@@ -205,7 +206,10 @@ final class EpollRelay extends RelayBase {
     private final class Half implements EpollIoHandle {
         /** The direction of the bytes this socket reads. */
         private final Direction reads;
-        private final LinuxSocket socket;
+        /** The descriptor that reads, writes and closes go to. */
+        private final FileDescriptor fd;
+        /** The same descriptor as a socket, for the socket calls (shutdown, options); made when first needed. */
+        private LinuxSocket socket;
         private Half peer;
         private IoRegistration registration;
         /** Bytes read from this socket. */
@@ -225,9 +229,17 @@ final class EpollRelay extends RelayBase {
         private boolean finAfterHeld;
         private boolean closed;
 
-        Half(Direction reads, LinuxSocket socket) {
+        Half(Direction reads, FileDescriptor fd, LinuxSocket socket) {
             this.reads = reads;
+            this.fd = fd;
             this.socket = socket;
+        }
+
+        LinuxSocket socket() {
+            if (socket == null) {
+                socket = LinuxSocket.newSocket(fd.intValue());
+            }
+            return socket;
         }
 
         void register() throws Exception {
@@ -244,7 +256,7 @@ final class EpollRelay extends RelayBase {
 
         @Override
         public FileDescriptor fd() {
-            return socket;
+            return fd;
         }
 
         @Override
@@ -301,7 +313,7 @@ final class EpollRelay extends RelayBase {
         private boolean failed() {
             int error;
             try {
-                error = socket.getSoError();
+                error = socket().getSoError();
             } catch (IOException | RuntimeException e) {
                 reset(this, e);
                 return true;
@@ -346,7 +358,7 @@ final class EpollRelay extends RelayBase {
             for (;;) {
                 int n;
                 try {
-                    n = socket.recvAddress(address, 0, READ_SIZE);
+                    n = fd.readAddress(address, 0, READ_SIZE);
                 } catch (IOException | RuntimeException e) {
                     reset(this, e);
                     return;
@@ -362,7 +374,7 @@ final class EpollRelay extends RelayBase {
                 uncredited += n;
                 int written;
                 try {
-                    written = peer.socket.sendAddress(address, 0, n);
+                    written = peer.fd.writeAddress(address, 0, n);
                 } catch (IOException | RuntimeException e) {
                     reset(peer, e);
                     return;
@@ -396,7 +408,7 @@ final class EpollRelay extends RelayBase {
             int written;
             try {
                 ByteBuffer nio = h.internalNioBuffer(h.readerIndex(), h.readableBytes());
-                written = socket.send(nio, nio.position(), nio.limit());
+                written = fd.write(nio, nio.position(), nio.limit());
             } catch (IOException | RuntimeException e) {
                 reset(this, e);
                 return;
@@ -429,7 +441,7 @@ final class EpollRelay extends RelayBase {
         private void shutdownOutput() {
             if (!inputShutdown) {
                 try {
-                    socket.shutdown(false, true);
+                    socket().shutdown(false, true);
                 } catch (IOException | RuntimeException e) {
                     reset(this, e);
                     return;
@@ -461,13 +473,14 @@ final class EpollRelay extends RelayBase {
             }
             if (reset) {
                 try {
-                    socket.setSoLinger(0);
+                    socket().setSoLinger(0);
                 } catch (IOException | RuntimeException e) {
                     // Already reset by the peer: the close below is all there is left to do.
                 }
             }
             try {
-                socket.close();
+                // Through one object only: a second close(2) of the number could close someone else's descriptor.
+                (socket != null ? socket : fd).close();
             } catch (IOException | RuntimeException e) {
                 // Nothing to do: the descriptor is released either way.
             }
