@@ -164,6 +164,22 @@ def report(d, idle="10000"):
                 cells.append(_fmt(v))
         label = label.replace("10,000", "{:,}".format(int(idle)))
         out.append("| %s %s | %s |" % (label, "↑" if higher else "↓", " | ".join(cells)))
+    # The spread behind each median: nthlb's ratio to HAProxy in every round that measured both.
+    by_round = {}
+    for r in rows:
+        if r["value"] not in ("", None):
+            by_round[(r["round"], r["contender"], r["metric"])] = float(r["value"])
+    rounds = sorted({r["round"] for r in rows}, key=int)
+    spread = []
+    for m, label, higher in METRICS:
+        ratios = [by_round[(n, "nthlb", m)] / by_round[(n, "haproxy", m)] for n in rounds
+                  if by_round.get((n, "haproxy", m)) and (n, "nthlb", m) in by_round]
+        if len(ratios) > 1:
+            better = sum(1 for x in ratios if (x >= 1 if higher else x <= 1))
+            spread.append("| %s | %s | %d of %d |" % (label, " ".join("%.2f" % x for x in ratios), better, len(ratios)))
+    if spread:
+        out += ["", "nthlb / HAProxy round by round (the same round's runs are seconds apart):", "",
+                "| metric | ratio in each round | rounds at least HAProxy's equal |", "|---|---|---|"] + spread
     print("\n".join(out))
 
 
