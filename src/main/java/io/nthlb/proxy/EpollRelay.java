@@ -24,15 +24,17 @@ import org.slf4j.LoggerFactory;
  * each of its two sockets is an {@link EpollIoHandle} registered on the client's event loop (Netty 4.2's
  * public I/O-handle API), edge-triggered for input, output and peer shutdown at once, so after the two
  * {@code epoll_ctl(ADD)} calls a connection needs no other epoll call in its life. A new connection costs
- * about what it costs HAProxy: accept, socket, two setsockopt, connect, the reads and writes, a shutdown and
- * two closes, and one getsockname that Netty's socket wrapper makes for the backend socket.
+ * about what it costs HAProxy: accept, socket, two setsockopt, connect, getpeername, the reads and writes, a
+ * TCP_CORK before the last bytes, a shutdown and two closes, and the getsockname that Netty's socket wrapper
+ * makes for each socket it wraps.
  *
  * <p>Bytes read from one socket are written to the other at once from a per-thread buffer. When the other
  * socket takes only part of them, the rest is kept (one buffer per direction at most) and reading this
  * socket stops until the other one drains: that is the backpressure, and what bounds memory per
  * connection. Reading from the client starts only once the backend has accepted: what the client sends
  * before that waits in its socket, and a backend that cannot be reached costs the client a reset and
- * nothing read.
+ * nothing read. A backend on this host has usually accepted by the time connect(2) returns (getpeername
+ * tells), and then the client is read at once, so its first bytes go out in the same turn of the loop.
  *
  * <p>Half-close passes through: end of input on one socket becomes {@code shutdown(SHUT_WR)} on the other
  * once the bytes kept for it are written, and the pair closes when both directions have ended. A reset or
@@ -45,6 +47,9 @@ final class EpollRelay extends RelayBase {
     /** Up to this much is read per call: a bulk transfer needs few calls, and the buffer is one per thread. */
     static final int READ_SIZE = 256 * 1024;
 
+    /** IPPROTO_TCP and TCP_CORK: Linux's numbers. */
+    private static final int IPPROTO_TCP = 6;
+    private static final int TCP_CORK = 3;
     private static final int IN = EpollIoOps.EPOLLIN.value();
     private static final int OUT = EpollIoOps.EPOLLOUT.value();
     private static final int RDHUP = EpollIoOps.EPOLLRDHUP.value();
@@ -108,12 +113,6 @@ final class EpollRelay extends RelayBase {
             client.close(true);
             return;
         }
-        try {
-            client.register();
-        } catch (Exception e) {
-            reset(client, e);
-            return;
-        }
         LinuxSocket socket;
         try {
             socket = LinuxSocket.newSocketStream(target.getAddress() instanceof Inet6Address);
@@ -137,11 +136,28 @@ final class EpollRelay extends RelayBase {
             resetBoth();
             return;
         }
+        if (!connected) {
+            // On loopback and to this host's own addresses the handshake is done before connect(2) returns:
+            // getpeername tells, and then the client's first bytes go out now instead of one loop turn later.
+            connected = socket.remoteAddress() != null;
+        }
         if (connected) {
-            connected();
+            backendConnected();
+            client.readable();
+        }
+        if (client.closed) {
             return;
         }
-        startConnectTimer();
+        try {
+            // After the first read: a client whose bytes were all read now brings no event for them.
+            client.register();
+        } catch (Exception e) {
+            reset(client, e);
+            return;
+        }
+        if (!connected) {
+            startConnectTimer();
+        }
     }
 
     /** The backend answered: the client is read from here on, starting with what it sent meanwhile. */
@@ -228,6 +244,8 @@ final class EpollRelay extends RelayBase {
         /** The peer's input ended while bytes were held for this socket: FIN once they are written. */
         private boolean finAfterHeld;
         private boolean closed;
+        /** TCP_CORK is on: the peer's input has ended and the FIN will follow the last bytes (see cork). */
+        private boolean corked;
 
         Half(Direction reads, FileDescriptor fd, LinuxSocket socket) {
             this.reads = reads;
@@ -374,6 +392,9 @@ final class EpollRelay extends RelayBase {
                 uncredited += n;
                 int written;
                 try {
+                    if (rdHup && !peer.corked) {
+                        peer.cork();
+                    }
                     written = peer.fd.writeAddress(address, 0, n);
                 } catch (IOException | RuntimeException e) {
                     reset(peer, e);
@@ -392,6 +413,18 @@ final class EpollRelay extends RelayBase {
                 lastActivityNanos = System.nanoTime();
                 credit();
             }
+        }
+
+        /**
+         * The peer's FIN has come, so these are the last bytes this socket will carry: hold back a last partial
+         * segment so that the FIN which follows them goes out in the same segment, as HAProxy does with
+         * MSG_MORE (one segment less, and the receiver reads the bytes and the end at once). The peer's input is
+         * read to its end in the same call (or, when this socket is full, as soon as it drains), and the
+         * shutdown(2) or close(2) that sends the FIN then pushes everything out.
+         */
+        private void cork() throws IOException {
+            corked = true;
+            socket().setIntOpt(IPPROTO_TCP, TCP_CORK, 1);
         }
 
         /** Keeps bytes {@code from..to} of {@code scratch} until this socket can take them. */

@@ -10,8 +10,12 @@ import io.netty.channel.socket.SocketChannel;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.io.InputStream;
 import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -56,6 +60,52 @@ class TransportTest {
                 proxy.close();
             }
         }
+    }
+
+    /**
+     * The backend's last bytes and its FIN leave in one segment, as HAProxy sends them: once the backend's FIN has
+     * come, the client's socket is corked before those bytes are written, and the FIN pushes them out. Bytes with
+     * no FIN behind them must not be held back, so the socket is not corked before that.
+     */
+    @Test
+    void epollRelayCorksTheClientSocketOnlyForTheBytesBeforeTheBackendsFin() throws Exception {
+        assumeTrue(Transport.EPOLL.isAvailable(), "epoll unavailable");
+        InetAddress loopback = InetAddress.getLoopbackAddress();
+        try (ServerSocket backend = new ServerSocket(0, 50, loopback)) {
+            InetSocketAddress target = new InetSocketAddress(loopback, backend.getLocalPort());
+            ProxyServer proxy = ProxyServer.start(ProxyOptions.defaults(Transport.EPOLL).withThreads(1),
+                    (client, local) -> Route.to(target, "TEST:1"), RelayObserver.NONE);
+            try (Socket client = new Socket(loopback, proxy.listen(List.of(new InetSocketAddress(loopback, 0))).get(0).getPort());
+                 Socket accepted = backend.accept()) {
+                client.setSoTimeout(30_000);
+                RelayBase relay = proxy.openRelays().get(0);
+                InputStream in = client.getInputStream();
+
+                accepted.getOutputStream().write("first".getBytes(StandardCharsets.US_ASCII));
+                assertThat(in.readNBytes(5)).asString(StandardCharsets.US_ASCII).isEqualTo("first");
+                assertThat(clientCork(relay)).as("TCP_CORK with no FIN behind the bytes").isZero();
+
+                // Hold the loop while the bytes and the FIN both arrive, so that one event reports them together.
+                CountDownLatch sent = new CountDownLatch(1);
+                Future<?> held = relay.loop.submit(() -> {
+                    sent.await(30, TimeUnit.SECONDS);
+                    return null;
+                });
+                accepted.getOutputStream().write("last".getBytes(StandardCharsets.US_ASCII));
+                accepted.shutdownOutput();
+                sent.countDown();
+                held.get(30, TimeUnit.SECONDS);
+                assertThat(in.readAllBytes()).asString(StandardCharsets.US_ASCII).isEqualTo("last");
+                assertThat(clientCork(relay)).as("TCP_CORK once the FIN came").isEqualTo(1);
+            } finally {
+                proxy.close();
+            }
+        }
+    }
+
+    /** TCP_CORK on the client's socket of an open epoll relay, read on its loop. */
+    private static int clientCork(RelayBase relay) throws Exception {
+        return relay.loop.submit(() -> ((EpollRelay) relay).sockets()[0].getIntOpt(6, 3)).get(30, TimeUnit.SECONDS);
     }
 
     @Test
