@@ -274,7 +274,10 @@ final class EpollRelay extends RelayBase {
 
         @Override
         public FileDescriptor fd() {
-            return fd;
+            // The object the close goes through: Netty asks it isOpen() when the registration is cancelled, and
+            // the plain descriptor, once a socket wraps the same number, would still say yes after the close, so
+            // that Netty would make an epoll_ctl(DEL) on a closed number and build an exception for its EBADF.
+            return socket != null ? socket : fd;
         }
 
         @Override

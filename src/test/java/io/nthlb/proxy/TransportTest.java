@@ -5,6 +5,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.AppenderBase;
 import io.netty.channel.epoll.LinuxSocket;
 import io.netty.channel.socket.SocketChannel;
 import java.net.InetAddress;
@@ -14,12 +17,15 @@ import java.io.InputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 
 class TransportTest {
 
@@ -100,6 +106,61 @@ class TransportTest {
             } finally {
                 proxy.close();
             }
+        }
+    }
+
+    /**
+     * A relay's sockets leave epoll by being closed, without an epoll_ctl(DEL): Netty makes one only for a
+     * descriptor that still says it is open, and on a closed number that call fails (EBADF), which Netty logs at
+     * debug level. The client's socket is closed through the wrapper the FIN to it needed, and it must not be
+     * taken for open after that.
+     */
+    @Test
+    void epollRelayClosesWithoutEpollCtlDelOnAClosedDescriptor() throws Exception {
+        assumeTrue(Transport.EPOLL.isAvailable(), "epoll unavailable");
+        ch.qos.logback.classic.Logger epollLog =
+                (ch.qos.logback.classic.Logger) LoggerFactory.getLogger("io.netty.channel.epoll.EpollIoHandler");
+        Queue<String> debug = new ConcurrentLinkedQueue<>();
+        AppenderBase<ILoggingEvent> appender = new AppenderBase<>() {
+            @Override
+            protected void append(ILoggingEvent event) {
+                debug.add(event.getFormattedMessage());
+            }
+        };
+        appender.start();
+        Level level = epollLog.getLevel();
+        epollLog.setLevel(Level.DEBUG);
+        epollLog.addAppender(appender);
+        InetAddress loopback = InetAddress.getLoopbackAddress();
+        try (ServerSocket backend = new ServerSocket(0, 50, loopback)) {
+            InetSocketAddress target = new InetSocketAddress(loopback, backend.getLocalPort());
+            ProxyServer proxy = ProxyServer.start(ProxyOptions.defaults(Transport.EPOLL).withThreads(1),
+                    (client, local) -> Route.to(target, "TEST:1"), RelayObserver.NONE);
+            try {
+                RelayBase relay;
+                try (Socket client = new Socket(loopback, proxy.listen(List.of(new InetSocketAddress(loopback, 0))).get(0).getPort());
+                     Socket accepted = backend.accept()) {
+                    client.setSoTimeout(30_000);
+                    relay = proxy.openRelays().get(0);
+                    accepted.getOutputStream().write("bye".getBytes(StandardCharsets.US_ASCII));
+                    accepted.close();
+                    // The backend's FIN reached the client through shutdown(2) on the client's socket.
+                    assertThat(client.getInputStream().readAllBytes()).asString(StandardCharsets.US_ASCII).isEqualTo("bye");
+                }
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                while (!proxy.openRelays().isEmpty() && System.nanoTime() < deadline) {
+                    Thread.sleep(1);
+                }
+                assertThat(proxy.openRelays()).as("relays still open").isEmpty();
+                relay.loop.submit(() -> { }).get(30, TimeUnit.SECONDS); // the closes ran on the loop before this
+                assertThat(debug).filteredOn(m -> m.startsWith("Unable to remove fd")).isEmpty();
+            } finally {
+                proxy.close();
+            }
+        } finally {
+            epollLog.detachAppender(appender);
+            epollLog.setLevel(level);
+            appender.stop();
         }
     }
 
