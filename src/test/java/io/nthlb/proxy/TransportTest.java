@@ -42,39 +42,12 @@ class TransportTest {
         }
     }
 
-    /**
-     * Both sockets of an epoll relay have TCP_NODELAY and SO_KEEPALIVE on: the backend's sets them, the client's
-     * inherits them from the listener (EpollListener sets them there, to save two setsockopt per connection).
-     */
-    @Test
-    void epollRelaySocketsHaveNoDelayAndKeepAliveOn() throws Exception {
-        assumeTrue(Transport.EPOLL.isAvailable(), "epoll unavailable");
-        InetAddress loopback = InetAddress.getLoopbackAddress();
-        try (ServerSocket backend = new ServerSocket(0, 50, loopback)) {
-            InetSocketAddress target = new InetSocketAddress(loopback, backend.getLocalPort());
-            ProxyServer proxy = ProxyServer.start(ProxyOptions.defaults(Transport.EPOLL).withThreads(1),
-                    (client, local) -> Route.to(target, "TEST:1"), RelayObserver.NONE);
-            try (Socket client = new Socket(loopback, proxy.listen(List.of(new InetSocketAddress(loopback, 0))).get(0).getPort());
-                 Socket accepted = backend.accept()) {
-                RelayBase relay = proxy.openRelays().get(0);
-                LinuxSocket[] sockets = relay.loop.submit(() -> ((EpollRelay) relay).sockets()).get(30, TimeUnit.SECONDS);
-                for (LinuxSocket socket : sockets) {
-                    assertThat(socket.isTcpNoDelay()).as("TCP_NODELAY on %s", socket).isTrue();
-                    assertThat(socket.isKeepAlive()).as("SO_KEEPALIVE on %s", socket).isTrue();
-                }
-            } finally {
-                proxy.close();
-            }
-        }
+    /** One connection through a one-loop epoll proxy: the client's socket, the backend's end of it, the relay. */
+    private interface OneConnection {
+        void run(ProxyServer proxy, Socket client, Socket backend, RelayBase relay) throws Exception;
     }
 
-    /**
-     * The backend's last bytes and its FIN leave in one segment, as HAProxy sends them: once the backend's FIN has
-     * come, the client's socket is corked before those bytes are written, and the FIN pushes them out. Bytes with
-     * no FIN behind them must not be held back, so the socket is not corked before that.
-     */
-    @Test
-    void epollRelayCorksTheClientSocketOnlyForTheBytesBeforeTheBackendsFin() throws Exception {
+    private static void throughEpollRelay(OneConnection test) throws Exception {
         assumeTrue(Transport.EPOLL.isAvailable(), "epoll unavailable");
         InetAddress loopback = InetAddress.getLoopbackAddress();
         try (ServerSocket backend = new ServerSocket(0, 50, loopback)) {
@@ -84,29 +57,54 @@ class TransportTest {
             try (Socket client = new Socket(loopback, proxy.listen(List.of(new InetSocketAddress(loopback, 0))).get(0).getPort());
                  Socket accepted = backend.accept()) {
                 client.setSoTimeout(30_000);
-                RelayBase relay = proxy.openRelays().get(0);
-                InputStream in = client.getInputStream();
-
-                accepted.getOutputStream().write("first".getBytes(StandardCharsets.US_ASCII));
-                assertThat(in.readNBytes(5)).asString(StandardCharsets.US_ASCII).isEqualTo("first");
-                assertThat(clientCork(relay)).as("TCP_CORK with no FIN behind the bytes").isZero();
-
-                // Hold the loop while the bytes and the FIN both arrive, so that one event reports them together.
-                CountDownLatch sent = new CountDownLatch(1);
-                Future<?> held = relay.loop.submit(() -> {
-                    sent.await(30, TimeUnit.SECONDS);
-                    return null;
-                });
-                accepted.getOutputStream().write("last".getBytes(StandardCharsets.US_ASCII));
-                accepted.shutdownOutput();
-                sent.countDown();
-                held.get(30, TimeUnit.SECONDS);
-                assertThat(in.readAllBytes()).asString(StandardCharsets.US_ASCII).isEqualTo("last");
-                assertThat(clientCork(relay)).as("TCP_CORK once the FIN came").isEqualTo(1);
+                test.run(proxy, client, accepted, proxy.openRelays().get(0));
             } finally {
                 proxy.close();
             }
         }
+    }
+
+    /**
+     * Both sockets of an epoll relay have TCP_NODELAY and SO_KEEPALIVE on: the backend's sets them, the client's
+     * inherits them from the listener (EpollListener sets them there, to save two setsockopt per connection).
+     */
+    @Test
+    void epollRelaySocketsHaveNoDelayAndKeepAliveOn() throws Exception {
+        throughEpollRelay((proxy, client, backend, relay) -> {
+            LinuxSocket[] sockets = relay.loop.submit(() -> ((EpollRelay) relay).sockets()).get(30, TimeUnit.SECONDS);
+            for (LinuxSocket socket : sockets) {
+                assertThat(socket.isTcpNoDelay()).as("TCP_NODELAY on %s", socket).isTrue();
+                assertThat(socket.isKeepAlive()).as("SO_KEEPALIVE on %s", socket).isTrue();
+            }
+        });
+    }
+
+    /**
+     * The backend's last bytes and its FIN leave in one segment, as HAProxy sends them: once the backend's FIN has
+     * come, the client's socket is corked before those bytes are written, and the FIN pushes them out. Bytes with
+     * no FIN behind them must not be held back, so the socket is not corked before that.
+     */
+    @Test
+    void epollRelayCorksTheClientSocketOnlyForTheBytesBeforeTheBackendsFin() throws Exception {
+        throughEpollRelay((proxy, client, backend, relay) -> {
+            InputStream in = client.getInputStream();
+            backend.getOutputStream().write("first".getBytes(StandardCharsets.US_ASCII));
+            assertThat(in.readNBytes(5)).asString(StandardCharsets.US_ASCII).isEqualTo("first");
+            assertThat(clientCork(relay)).as("TCP_CORK with no FIN behind the bytes").isZero();
+
+            // Hold the loop while the bytes and the FIN both arrive, so that one event reports them together.
+            CountDownLatch sent = new CountDownLatch(1);
+            Future<?> held = relay.loop.submit(() -> {
+                sent.await(30, TimeUnit.SECONDS);
+                return null;
+            });
+            backend.getOutputStream().write("last".getBytes(StandardCharsets.US_ASCII));
+            backend.shutdownOutput();
+            sent.countDown();
+            held.get(30, TimeUnit.SECONDS);
+            assertThat(in.readAllBytes()).asString(StandardCharsets.US_ASCII).isEqualTo("last");
+            assertThat(clientCork(relay)).as("TCP_CORK once the FIN came").isEqualTo(1);
+        });
     }
 
     /**
@@ -117,7 +115,6 @@ class TransportTest {
      */
     @Test
     void epollRelayClosesWithoutEpollCtlDelOnAClosedDescriptor() throws Exception {
-        assumeTrue(Transport.EPOLL.isAvailable(), "epoll unavailable");
         ch.qos.logback.classic.Logger epollLog =
                 (ch.qos.logback.classic.Logger) LoggerFactory.getLogger("io.netty.channel.epoll.EpollIoHandler");
         Queue<String> debug = new ConcurrentLinkedQueue<>();
@@ -131,22 +128,13 @@ class TransportTest {
         Level level = epollLog.getLevel();
         epollLog.setLevel(Level.DEBUG);
         epollLog.addAppender(appender);
-        InetAddress loopback = InetAddress.getLoopbackAddress();
-        try (ServerSocket backend = new ServerSocket(0, 50, loopback)) {
-            InetSocketAddress target = new InetSocketAddress(loopback, backend.getLocalPort());
-            ProxyServer proxy = ProxyServer.start(ProxyOptions.defaults(Transport.EPOLL).withThreads(1),
-                    (client, local) -> Route.to(target, "TEST:1"), RelayObserver.NONE);
-            try {
-                RelayBase relay;
-                try (Socket client = new Socket(loopback, proxy.listen(List.of(new InetSocketAddress(loopback, 0))).get(0).getPort());
-                     Socket accepted = backend.accept()) {
-                    client.setSoTimeout(30_000);
-                    relay = proxy.openRelays().get(0);
-                    accepted.getOutputStream().write("bye".getBytes(StandardCharsets.US_ASCII));
-                    accepted.close();
-                    // The backend's FIN reached the client through shutdown(2) on the client's socket.
-                    assertThat(client.getInputStream().readAllBytes()).asString(StandardCharsets.US_ASCII).isEqualTo("bye");
-                }
+        try {
+            throughEpollRelay((proxy, client, backend, relay) -> {
+                backend.getOutputStream().write("bye".getBytes(StandardCharsets.US_ASCII));
+                backend.close();
+                // The backend's FIN reached the client through shutdown(2) on the client's socket.
+                assertThat(client.getInputStream().readAllBytes()).asString(StandardCharsets.US_ASCII).isEqualTo("bye");
+                client.close();
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
                 while (!proxy.openRelays().isEmpty() && System.nanoTime() < deadline) {
                     Thread.sleep(1);
@@ -154,9 +142,7 @@ class TransportTest {
                 assertThat(proxy.openRelays()).as("relays still open").isEmpty();
                 relay.loop.submit(() -> { }).get(30, TimeUnit.SECONDS); // the closes ran on the loop before this
                 assertThat(debug).filteredOn(m -> m.startsWith("Unable to remove fd")).isEmpty();
-            } finally {
-                proxy.close();
-            }
+            });
         } finally {
             epollLog.detachAppender(appender);
             epollLog.setLevel(level);
