@@ -165,8 +165,9 @@ class RunCommandTest {
             String stderr = Files.readString(log);
             assertThat(nthlb.exitValue()).as(stderr).isEqualTo(2);
             assertThat(stderr).contains("nthlb run: cannot listen on 127.0.0.1:" + port
-                    + ": ports below 1024 need root or CAP_NET_BIND_SERVICE (setcap cap_net_bind_service=+ep on the"
-                    + " java binary, or AmbientCapabilities=CAP_NET_BIND_SERVICE in the systemd unit)");
+                    + ": ports below " + unprivilegedStart + " need root or CAP_NET_BIND_SERVICE (setcap"
+                    + " cap_net_bind_service=+ep on the java binary, AmbientCapabilities=CAP_NET_BIND_SERVICE in the"
+                    + " systemd unit, or sysctl net.ipv4.ip_unprivileged_port_start=" + port + ")");
         } finally {
             nthlb.destroyForcibly();
         }
