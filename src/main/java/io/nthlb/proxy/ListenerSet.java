@@ -137,8 +137,10 @@ public final class ListenerSet {
     public synchronized void close(InetSocketAddress address) {
         List<Listener> channels = open.remove(address);
         if (channels != null) {
+            // The address as bound, as "listening on" gave it (io_uring binds a wildcard as [::]).
+            String bound = Addresses.format(channels.get(0).localAddress());
             channels.forEach(Listener::close);
-            log.info("stopped listening on {}", Addresses.format(address));
+            log.info("stopped listening on {}", bound);
         }
     }
 

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import ch.qos.logback.classic.Level;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -55,6 +56,25 @@ class ListenerSetTest {
 
             assertThat(server.listeners().boundAddress(wildcard)).isNotNull();
             assertThat(server.listeners().boundAddress(host)).isNull();
+        }
+    }
+
+    /** The lines that say a listener opened and closed name the same address: the one the socket is bound to. */
+    @ParameterizedTest
+    @EnumSource(Transport.class)
+    void startAndStopLinesNameTheSameBoundAddress(Transport transport) {
+        assumeTrue(transport.isAvailable(), () -> transport + " unavailable: " + transport.unavailabilityCause());
+        ProxyOptions options = ProxyOptions.defaults(transport).withThreads(2);
+        try (LogLines lines = LogLines.of(ListenerSet.class.getName(), Level.INFO);
+             ProxyServer server = ProxyServer.start(options, (client, local) -> Route.none("-"), RelayObserver.NONE)) {
+            // Bound only for the moment of the test; nothing is sent to it.
+            InetSocketAddress wildcard = new InetSocketAddress("0.0.0.0", 0);
+            server.listen(List.of(wildcard));
+            String bound = Addresses.format(server.listeners().boundAddress(wildcard));
+            server.listeners().close(wildcard);
+
+            assertThat(lines.messages()).anyMatch(l -> l.startsWith("listening on " + bound + " ("))
+                    .contains("stopped listening on " + bound);
         }
     }
 

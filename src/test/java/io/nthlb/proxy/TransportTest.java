@@ -6,26 +6,21 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import ch.qos.logback.classic.Level;
-import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.AppenderBase;
 import io.netty.channel.epoll.LinuxSocket;
 import io.netty.channel.socket.SocketChannel;
+import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
-import java.io.InputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
-import java.util.Queue;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.Test;
-import org.slf4j.LoggerFactory;
 
 class TransportTest {
 
@@ -115,20 +110,7 @@ class TransportTest {
      */
     @Test
     void epollRelayClosesWithoutEpollCtlDelOnAClosedDescriptor() throws Exception {
-        ch.qos.logback.classic.Logger epollLog =
-                (ch.qos.logback.classic.Logger) LoggerFactory.getLogger("io.netty.channel.epoll.EpollIoHandler");
-        Queue<String> debug = new ConcurrentLinkedQueue<>();
-        AppenderBase<ILoggingEvent> appender = new AppenderBase<>() {
-            @Override
-            protected void append(ILoggingEvent event) {
-                debug.add(event.getFormattedMessage());
-            }
-        };
-        appender.start();
-        Level level = epollLog.getLevel();
-        epollLog.setLevel(Level.DEBUG);
-        epollLog.addAppender(appender);
-        try {
+        try (LogLines debug = LogLines.of("io.netty.channel.epoll.EpollIoHandler", Level.DEBUG)) {
             throughEpollRelay((proxy, client, backend, relay) -> {
                 backend.getOutputStream().write("bye".getBytes(StandardCharsets.US_ASCII));
                 backend.close();
@@ -141,12 +123,8 @@ class TransportTest {
                 }
                 assertThat(proxy.openRelays()).as("relays still open").isEmpty();
                 relay.loop.submit(() -> { }).get(30, TimeUnit.SECONDS); // the closes ran on the loop before this
-                assertThat(debug).filteredOn(m -> m.startsWith("Unable to remove fd")).isEmpty();
+                assertThat(debug.messages()).filteredOn(m -> m.startsWith("Unable to remove fd")).isEmpty();
             });
-        } finally {
-            epollLog.detachAppender(appender);
-            epollLog.setLevel(level);
-            appender.stop();
         }
     }
 
