@@ -515,8 +515,9 @@ final class EpollRelay extends RelayBase {
                 }
             }
             try {
-                // Through one object only: a second close(2) of the number could close someone else's descriptor.
-                (socket != null ? socket : fd).close();
+                // Through one object only (the one Netty asks isOpen()): a second close(2) of the number could close
+                // someone else's descriptor.
+                fd().close();
             } catch (IOException | RuntimeException e) {
                 // Nothing to do: the descriptor is released either way.
             }
