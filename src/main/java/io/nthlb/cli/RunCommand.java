@@ -145,7 +145,7 @@ public final class RunCommand implements Callable<Integer> {
         String transport;
 
         @Option(names = "--threads", paramLabel = "N",
-                description = "event-loop threads (default: the number of cores)")
+                description = "event-loop threads (default: the number of cores + 1)")
         Integer threads;
 
         @Option(names = "--connect-timeout", paramLabel = "DURATION", defaultValue = "5s",

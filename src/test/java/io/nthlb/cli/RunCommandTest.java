@@ -8,6 +8,7 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.nthlb.Main;
+import io.nthlb.proxy.ProxyServer;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -216,6 +217,25 @@ class RunCommandTest {
         Path file = rules(Demo.rules(freePort(), 1, 2));
         assertThat(execute(new RunCommand(), "--transport", "nio", "--bind-any", file.toString())).isEqualTo(2);
         assertThat(err.toString()).contains("--bind-any needs the epoll or io_uring transport");
+    }
+
+    @Test
+    void withoutThreadsRunsOneEventLoopMoreThanCoresEachWithItsOwnSocket() throws Exception {
+        DemoHttpBackend b = backend("B");
+        DemoHttpBackend c = backend("C");
+        int vip = freePort();
+        Path file = rules(Demo.rules(vip, b.address().getPort(), c.address().getPort()));
+        RunCommand run = new RunCommand();
+        run.signals = ShutdownSignals.manual();
+        CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> execute(run, "--transport", "epoll",
+                "--admin", "off", file.toString()));
+        ProxyServer server = run.started.get(30, TimeUnit.SECONDS).server();
+        int loops = Runtime.getRuntime().availableProcessors() + 1;
+        assertThat(server.options().threads()).isEqualTo(loops);
+        assertThat(server.listeners().socketCount()).isEqualTo(loops);
+        assertThat(httpGet(new InetSocketAddress(InetAddress.getLoopbackAddress(), vip))).isEqualTo("Hello from backend B\n");
+        run.signals.received("SIGTERM");
+        assertThat(exit.get(30, TimeUnit.SECONDS)).isZero();
     }
 
     @Test
