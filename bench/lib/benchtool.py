@@ -176,10 +176,12 @@ def report(d, idle="10000"):
                   if by_round.get((n, "haproxy", m)) and (n, "nthlb", m) in by_round]
         if len(ratios) > 1:
             better = sum(1 for x in ratios if (x >= 1 if higher else x <= 1))
-            spread.append("| %s | %s | %d of %d |" % (label, " ".join("%.2f" % x for x in ratios), better, len(ratios)))
+            spread.append("| %s | %s | %.2f | %d of %d |" % (label, " ".join("%.2f" % x for x in ratios),
+                                                           statistics.median(ratios), better, len(ratios)))
     if spread:
-        out += ["", "nthlb / HAProxy round by round (the same round's runs are seconds apart):", "",
-                "| metric | ratio in each round | rounds at least HAProxy's equal |", "|---|---|---|"] + spread
+        out += ["", "nthlb / HAProxy round by round (the same round's runs are seconds apart, so the median of these",
+                "ratios is the paired estimate: it is not moved by the machine getting faster or slower between rounds):", "",
+                "| metric | ratio in each round | median ratio | rounds at least HAProxy's equal |", "|---|---|---|---|"] + spread
     print("\n".join(out))
 
 
