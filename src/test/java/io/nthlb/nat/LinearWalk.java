@@ -24,7 +24,7 @@ import java.util.Map;
 
 /**
  * The reference the indexed {@link NatTable} is checked against: a plain, recursive walk over the rule
- * model, every rule of every chain in order, written from SEMANTICS.md without sharing the table's code.
+ * model, every rule of every chain in order, written from docs/semantics.md without sharing the table's code.
  * The nth match is written as the law ("number the connections that reach it 0, 1, 2...; connection i
  * matches when i mod N == P") rather than as the kernel's counter, so the two formulations check each other.
  * Not thread-safe.

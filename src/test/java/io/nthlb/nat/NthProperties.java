@@ -10,7 +10,7 @@ import net.jqwik.api.Property;
 import net.jqwik.api.constraints.IntRange;
 import net.jqwik.api.constraints.Size;
 
-/** The nth law of SEMANTICS.md §2, checked on the compiled table. */
+/** The nth law of docs/semantics.md ("The nth counter"), checked on the compiled table. */
 class NthProperties {
 
     private static final int CLIENT = ip("192.168.0.10");

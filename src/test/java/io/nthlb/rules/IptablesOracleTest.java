@@ -99,7 +99,7 @@ class IptablesOracleTest {
     }
 
     /**
-     * This iptables (nf_tables) prints the protocol column as a number; SEMANTICS §6 has nthlb print the
+     * This iptables (nf_tables) prints the protocol column as a number; docs/semantics.md has nthlb print the
      * name, as iptables 1.8 before nf_tables did, so the real output is turned into names before comparing.
      */
     static String protocolNames(String real) {
