@@ -2,6 +2,8 @@
 """Helpers for bench/run (stdlib only).
 
   waitport HOST PORT SECONDS [PID]    wait until HOST:PORT accepts; print the ms it took; exit 1 on timeout
+  startup HOST PORT SECONDS CMD...    exec CMD, print the ms from exec to the first connect to HOST:PORT that
+                                      succeeds, then stop CMD (SIGTERM); exit 1 if it never accepted
   idle HOST PORT N SECONDS            open N idle connections, print "open K", hold them until stdin closes
                                       or SECONDS pass, then close them
   rss PID...                          the summed VmRSS (KiB) of each PID and its children
@@ -14,6 +16,7 @@ import os
 import re
 import socket
 import statistics
+import subprocess
 import sys
 import time
 
@@ -25,22 +28,46 @@ def _alive(pid):
         return False
 
 
-def waitport(host, port, seconds, pid=None):
-    """Poll until the port accepts; give up at the deadline, or at once when process PID has exited."""
-    t0 = time.monotonic()
-    deadline = t0 + float(seconds)
-    while time.monotonic() < deadline and (pid is None or _alive(pid)):
-        s = socket.socket()
+def _accepts(host, port):
+    with socket.socket() as s:
         s.settimeout(0.5)
         try:
             s.connect((host, int(port)))
-            s.close()
-            print("%.1f" % ((time.monotonic() - t0) * 1000))
-            return 0
+            return True
         except OSError:
-            s.close()
-            time.sleep(0.005)
+            return False
+
+
+def _poll(host, port, seconds, t0, alive):
+    """Connect every 5 ms until HOST:PORT accepts; print the ms since t0. Gives up at the deadline or once
+    alive() says the process that should listen has gone."""
+    deadline = t0 + float(seconds)
+    while time.monotonic() < deadline and alive():
+        if _accepts(host, port):
+            print("%.1f" % ((time.monotonic() - t0) * 1000), flush=True)
+            return 0
+        time.sleep(0.005)
     return 1
+
+
+def waitport(host, port, seconds, pid=None):
+    """Poll until the port accepts; give up at the deadline, or at once when process PID has exited."""
+    return _poll(host, port, seconds, time.monotonic(), lambda: pid is None or _alive(pid))
+
+
+def startup(host, port, seconds, cmd):
+    """Start-up time as a user sees it: from exec of the command to the first connection its listener takes."""
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        return _poll(host, port, seconds, t0, lambda: proc.poll() is None)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 async def _idle(host, port, n, seconds):
@@ -116,10 +143,11 @@ METRICS = [
     ("bulk_MBps", "bulk MB/s (50 MB file, 4 parallel)", True),
     ("p50_ms", "latency p50 ms (kept-alive, 50 conc.)", False),
     ("p99_ms", "latency p99 ms (kept-alive, 50 conc.)", False),
-    ("rss_10k_MiB", "RSS MiB with 10,000 idle connections", False),
+    ("rss_with_idle_MiB", "RSS MiB, total, with 10,000 idle connections", False),
+    ("rss_before_idle_MiB", "RSS MiB, total, before them (after the load rounds)", False),
     ("idle_KiB_per_conn", "memory per idle connection, KiB (RSS growth / connections)", False),
     ("heap_KiB_per_conn", "live Java heap per idle connection, KiB (after a full GC; nthlb only)", False),
-    ("startup_ms", "start-up to first accepted connection, ms", False),
+    ("startup_ms", "start-up: exec to first accepted connection, ms (median of 5)", False),
 ]
 CONTENDERS = ["haproxy", "nthlb", "nginx-stream", "kernel-dnat"]
 
@@ -193,6 +221,8 @@ if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "waitport":
         sys.exit(waitport(*args))
+    elif cmd == "startup":
+        sys.exit(startup(args[0], args[1], args[2], args[3:]))
     elif cmd == "idle":
         asyncio.run(_idle(*args))
     elif cmd == "rss":
