@@ -1,5 +1,7 @@
 package io.nthlb.admin;
 
+import io.nthlb.balancer.ReloadOutcome;
+
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.prometheus.metrics.expositionformats.ExpositionFormatWriter;

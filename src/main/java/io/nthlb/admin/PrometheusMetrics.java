@@ -1,5 +1,7 @@
 package io.nthlb.admin;
 
+import io.nthlb.balancer.ReloadOutcome;
+
 import io.nthlb.nat.NatTable;
 import io.nthlb.nat.RuleCounters;
 import io.nthlb.proxy.Addresses;

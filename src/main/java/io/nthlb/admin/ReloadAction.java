@@ -1,5 +1,7 @@
 package io.nthlb.admin;
 
+import io.nthlb.balancer.ReloadOutcome;
+
 /** Rereads the rules file of a running nthlb and applies it, or leaves everything as it was. */
 @FunctionalInterface
 public interface ReloadAction {

@@ -1,7 +1,6 @@
 package io.nthlb.cli;
 
 import io.nthlb.admin.AdminClient;
-import io.nthlb.admin.AdminClientOptions;
 import io.nthlb.admin.AdminUnreachableException;
 import java.io.PrintWriter;
 import java.util.function.Function;

@@ -3,12 +3,11 @@ package io.nthlb.cli;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
-import io.nthlb.nat.NatTable;
+import io.nthlb.balancer.CompiledRules;
+import io.nthlb.balancer.LoadBalancer;
 import io.nthlb.proxy.Addresses;
 import io.nthlb.proxy.ProxyOptions;
 import io.nthlb.proxy.RelayObserver;
-import io.nthlb.rules.LoadResult;
-import io.nthlb.rules.RulesFile;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
@@ -56,11 +55,11 @@ public final class Demo implements AutoCloseable {
             Path file = Files.createTempFile("nthlb-demo", ".rules");
             try {
                 Files.writeString(file, text);
-                LoadResult loaded = RulesFile.load(file);
+                CompiledRules loaded = CompiledRules.of(file, null);
                 if (!loaded.ok()) {
                     throw new IllegalStateException("the demo's own rules do not parse: " + loaded.errors());
                 }
-                LoadBalancer balancer = LoadBalancer.start(NatTable.compile(loaded.ruleset()), options, RelayObserver.NONE);
+                LoadBalancer balancer = LoadBalancer.start(loaded.table(), options, RelayObserver.NONE);
                 return new Demo(loop, List.of(b, c), balancer, text);
             } finally {
                 Files.deleteIfExists(file);

@@ -1,6 +1,5 @@
 package io.nthlb.cli;
 
-import io.nthlb.admin.AdminClientOptions;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;

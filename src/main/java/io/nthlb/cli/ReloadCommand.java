@@ -1,7 +1,6 @@
 package io.nthlb.cli;
 
-import io.nthlb.admin.AdminClientOptions;
-import io.nthlb.admin.ReloadOutcome;
+import io.nthlb.balancer.ReloadOutcome;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;

@@ -1,18 +1,15 @@
 package io.nthlb.cli;
 
-import io.nthlb.admin.AdminOptions;
+import io.nthlb.admin.AdminAddress;
 import io.nthlb.admin.AdminPlane;
-import io.nthlb.admin.DataPlane;
 import io.nthlb.admin.PrometheusMetrics;
 import io.nthlb.admin.PrometheusRelayObserver;
-import io.nthlb.nat.NatTable;
+import io.nthlb.balancer.CompiledRules;
+import io.nthlb.balancer.LoadBalancer;
 import io.nthlb.proxy.ListenException;
 import io.nthlb.proxy.ProxyOptions;
 import io.nthlb.proxy.Transport;
 import io.nthlb.proxy.UnavailableTransportException;
-import io.nthlb.rules.LoadResult;
-import io.nthlb.rules.RuleError;
-import io.nthlb.rules.RulesFile;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -76,25 +73,12 @@ public final class RunCommand implements Callable<Integer> {
 
     private int serve() throws InterruptedException {
         PrintWriter err = spec.commandLine().getErr();
-        LoadResult rules = RulesFile.load(file);
+        CompiledRules rules = CompiledRules.of(file, null);
         // Printed as check prints them, so run and check say the same things about a file.
         rules.warnings().forEach(err::println);
         rules.errors().forEach(err::println);
         err.flush();
         if (!rules.ok()) {
-            return 2;
-        }
-        NatTable table = NatTable.compile(rules.ruleset());
-        if (!table.listenErrors().isEmpty()) {
-            for (RuleError e : table.listenErrors()) {
-                err.println(e);
-            }
-            err.flush();
-            return 2;
-        }
-        if (table.listenAddresses().isEmpty()) {
-            err.println(file + ": no PREROUTING rule DNATs or REDIRECTs TCP traffic, so there is nothing to listen on");
-            err.flush();
             return 2;
         }
         ProxyOptions options;
@@ -105,24 +89,24 @@ public final class RunCommand implements Callable<Integer> {
             err.flush();
             return 2;
         }
-        admin.address(); // a bad or non-loopback --admin is a usage error before anything listens
+        // A bad or non-loopback --admin is a usage error before anything listens.
+        AdminAddress adminAddress = admin.address();
         PrometheusMetrics metrics = new PrometheusMetrics();
         // Caught before listening, so a signal that arrives during start-up still drains.
         ShutdownSignals signals = this.signals != null ? this.signals : ShutdownSignals.install();
         LoadBalancer balancer;
         try {
-            balancer = LoadBalancer.start(table, options, new PrometheusRelayObserver(metrics));
+            balancer = LoadBalancer.start(rules.table(), options, new PrometheusRelayObserver(metrics));
         } catch (ListenException e) {
             err.println("nthlb run: " + e.getMessage());
             err.flush();
             return 2;
         }
-        log.info("{} rule(s) from {}; transport {}, {} event-loop thread(s)", rules.ruleset().ruleCount(), file,
+        log.info("{} rule(s) from {}; transport {}, {} event-loop thread(s)", rules.rules(), file,
                 options.transport().label(), options.threads());
         AdminPlane adminPlane;
         try {
-            adminPlane = AdminPlane.start(admin, file,
-                    DataPlane.of(balancer.server(), balancer::table, balancer::install), metrics);
+            adminPlane = AdminPlane.start(adminAddress, admin.allowRemote(), file, balancer, metrics);
         } catch (IOException e) {
             err.println("nthlb run: " + e.getMessage());
             err.flush();

@@ -1,6 +1,5 @@
 package io.nthlb.cli;
 
-import io.nthlb.admin.AdminClientOptions;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;

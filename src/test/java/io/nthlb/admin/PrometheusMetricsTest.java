@@ -1,5 +1,7 @@
 package io.nthlb.admin;
 
+import io.nthlb.balancer.ReloadOutcome;
+
 import io.nthlb.proxy.Addresses;
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,62 +1,41 @@
 package io.nthlb.admin;
 
-import io.nthlb.cli.NatRouter;
-
-import io.nthlb.nat.ListenAddress;
+import io.nthlb.balancer.CompiledRules;
+import io.nthlb.balancer.LoadBalancer;
 import io.nthlb.nat.NatTable;
 import io.nthlb.proxy.ListenerSet;
 import io.nthlb.proxy.ProxyOptions;
-import io.nthlb.proxy.ProxyServer;
 import io.nthlb.proxy.Transport;
-import io.nthlb.rules.LoadResult;
-import io.nthlb.rules.RulesFile;
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.atomic.AtomicReference;
-import picocli.CommandLine;
 
 /**
- * A whole nthlb for tests, in this JVM: a real rules file, the real nat table, the real data plane
- * (ProxyServer) and the real admin plane on 127.0.0.1 port 0, started the way {@code run} starts them.
+ * A whole nthlb for tests, in this JVM: a real rules file, the real load balancer and the real admin plane
+ * on 127.0.0.1 port 0, started the way {@code run} starts them.
  */
 final class RunningNthlb implements AutoCloseable {
 
     final Path file;
     final PrometheusMetrics metrics = new PrometheusMetrics();
-    private final AtomicReference<NatTable> table = new AtomicReference<>();
-    private final ProxyServer server;
+    private final LoadBalancer balancer;
     private final AdminPlane admin;
 
     /** Writes {@code rules} to {@code dir/test.rules} and runs it. */
     RunningNthlb(Path dir, String rules) throws IOException {
         file = dir.resolve("test.rules");
         rewrite(rules);
-        LoadResult loaded = RulesFile.load(file);
-        if (!loaded.ok()) {
-            throw new IllegalArgumentException("bad test rules: " + loaded.errors());
+        CompiledRules compiled = CompiledRules.of(file, null);
+        if (!compiled.ok()) {
+            throw new IllegalArgumentException("bad test rules: " + compiled.errors());
         }
-        NatTable first = NatTable.compile(loaded.ruleset());
-        table.set(first);
-        server = ProxyServer.start(ProxyOptions.defaults(Transport.resolve(Transport.EPOLL)).withThreads(2),
-                new NatRouter(first), new PrometheusRelayObserver(metrics));
+        balancer = LoadBalancer.start(compiled.table(),
+                ProxyOptions.defaults(Transport.resolve(Transport.EPOLL)).withThreads(2),
+                new PrometheusRelayObserver(metrics));
         try {
-            List<InetSocketAddress> wanted = new ArrayList<>();
-            for (ListenAddress address : first.listenAddresses()) {
-                wanted.add(address.toSocketAddress());
-            }
-            server.listen(wanted);
-            RunOptions run = new RunOptions();
-            new CommandLine(run).parseArgs("--admin", "127.0.0.1:0");
-            admin = AdminPlane.start(run.admin, file, DataPlane.of(server, table::get, next -> {
-                table.set(next);
-                server.setRouter(new NatRouter(next));
-            }), metrics);
+            admin = AdminPlane.start(AdminAddress.parse("127.0.0.1:0"), false, file, balancer, metrics);
         } catch (IOException | RuntimeException e) {
-            server.close();
+            balancer.close();
             throw e;
         }
     }
@@ -76,23 +55,16 @@ final class RunningNthlb implements AutoCloseable {
 
     /** The table new connections are decided by now. */
     NatTable table() {
-        return table.get();
+        return balancer.table();
     }
 
     ListenerSet listeners() {
-        return server.listeners();
+        return balancer.listeners();
     }
 
     @Override
     public void close() {
         admin.close();
-        server.close();
-    }
-
-    /** The admin options as {@code run} parses them. */
-    @CommandLine.Command(name = "run")
-    static final class RunOptions {
-        @CommandLine.Mixin
-        AdminOptions admin;
+        balancer.close();
     }
 }

@@ -1,5 +1,7 @@
 package io.nthlb.admin;
 
+import io.nthlb.balancer.ReloadOutcome;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.BufferedReader;

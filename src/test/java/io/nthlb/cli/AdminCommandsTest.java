@@ -7,7 +7,7 @@ import io.nthlb.admin.AdminAddress;
 import io.nthlb.admin.AdminServer;
 import io.nthlb.admin.NoSuchChainException;
 import io.nthlb.admin.PrometheusMetrics;
-import io.nthlb.admin.ReloadOutcome;
+import io.nthlb.balancer.ReloadOutcome;
 import io.nthlb.admin.TableListing;
 import java.io.PrintWriter;
 import java.io.StringWriter;

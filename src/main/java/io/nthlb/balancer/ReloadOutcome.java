@@ -1,4 +1,4 @@
-package io.nthlb.admin;
+package io.nthlb.balancer;
 
 import java.util.List;
 

@@ -1,7 +1,6 @@
-package io.nthlb.admin;
+package io.nthlb.cli;
 
-import io.prometheus.metrics.model.registry.PrometheusRegistry;
-import java.io.IOException;
+import io.nthlb.admin.AdminAddress;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -42,10 +41,8 @@ public final class AdminOptions {
         }
     }
 
-    /** Starts the endpoint, or returns {@code null} for {@code --admin off}. */
-    public AdminServer start(TableListing table, ReloadAction reload, PrometheusRegistry registry)
-            throws IOException {
-        AdminAddress address = address();
-        return address == null ? null : AdminServer.start(address, allowRemote, table, reload, registry);
+    /** Whether {@code --admin-allow-remote} was given. */
+    public boolean allowRemote() {
+        return allowRemote;
     }
 }

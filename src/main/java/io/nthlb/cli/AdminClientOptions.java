@@ -1,5 +1,7 @@
-package io.nthlb.admin;
+package io.nthlb.cli;
 
+import io.nthlb.admin.AdminAddress;
+import io.nthlb.admin.AdminClient;
 import picocli.CommandLine;
 import picocli.CommandLine.Option;
 

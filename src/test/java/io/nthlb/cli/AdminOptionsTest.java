@@ -1,4 +1,4 @@
-package io.nthlb.admin;
+package io.nthlb.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

@@ -1,4 +1,4 @@
-package io.nthlb.cli;
+package io.nthlb.balancer;
 
 import io.nthlb.nat.Decision;
 import io.nthlb.nat.NatTable;
@@ -10,17 +10,12 @@ import java.net.InetSocketAddress;
  * Routes each new connection the way the nat table decides it, and credits the bytes relayed on it to the
  * rules the decision moved, as they flow.
  */
-public final class NatRouter implements Router {
+final class NatRouter implements Router {
 
     private final NatTable table;
 
-    public NatRouter(NatTable table) {
+    NatRouter(NatTable table) {
         this.table = table;
-    }
-
-    /** The table this router decides with. */
-    public NatTable table() {
-        return table;
     }
 
     @Override

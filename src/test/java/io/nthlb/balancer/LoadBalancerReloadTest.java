@@ -1,0 +1,122 @@
+package io.nthlb.balancer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.nthlb.nat.NatTable;
+import io.nthlb.proxy.ProxyOptions;
+import io.nthlb.proxy.RelayObserver;
+import io.nthlb.proxy.Transport;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Reload on a real load balancer: the rules file, the table and the listening sockets on loopback. */
+class LoadBalancerReloadTest {
+
+    @TempDir
+    Path dir;
+    private LoadBalancer balancer;
+
+    @AfterEach
+    void stop() {
+        if (balancer != null) {
+            balancer.close();
+        }
+    }
+
+    @Test
+    void opensTheListenersTheNewRulesAddAndClosesTheOnesTheyDrop() throws IOException {
+        int a = freePort();
+        int b = freePort();
+        int c = freePort();
+        Path file = start(rules(a, b));
+        NatTable before = balancer.table();
+        Files.writeString(file, rules(b, c));
+
+        ReloadOutcome outcome = balancer.reload(file);
+
+        assertThat(outcome.status()).isEqualTo(ReloadOutcome.Status.APPLIED);
+        assertThat(outcome.messages()).containsExactly(
+                "reloaded " + file + ": 2 rules; opened 127.0.0.1:" + c + "; closed 127.0.0.1:" + a);
+        assertThat(balancer.table()).isNotSameAs(before);
+        assertThat(balancer.listeners().addresses()).containsExactlyInAnyOrder(loopback(b), loopback(c));
+    }
+
+    @Test
+    void unchangedListenersAreLeftAlone() throws IOException {
+        int a = freePort();
+        Path file = start(rules(a));
+
+        assertThat(balancer.reload(file).messages()).containsExactly("reloaded " + file + ": 1 rule");
+        assertThat(balancer.listeners().addresses()).containsExactly(loopback(a));
+    }
+
+    @Test
+    void aFileWithErrorsChangesNothingAndReturnsTheErrors() throws IOException {
+        int a = freePort();
+        Path file = start(rules(a));
+        NatTable before = balancer.table();
+        Files.writeString(file, rules(a) + "iptables -t nat -A PREROUTING -m statistic --mode nope -j ACCEPT\n");
+
+        ReloadOutcome outcome = balancer.reload(file);
+
+        assertThat(outcome.status()).isEqualTo(ReloadOutcome.Status.REJECTED);
+        assertThat(outcome.text()).isEqualTo(file + ":2: Bad mode \"nope\"\n");
+        assertThat(balancer.table()).isSameAs(before);
+        assertThat(balancer.listeners().addresses()).containsExactly(loopback(a));
+    }
+
+    @Test
+    void aListenerThatCannotOpenUndoesTheOnesOpenedAndKeepsTheOldTable() throws IOException {
+        int a = freePort();
+        int b = freePort();
+        try (ServerSocket squatter = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            Path file = start(rules(a));
+            NatTable before = balancer.table();
+            Files.writeString(file, rules(a, b, squatter.getLocalPort()));
+
+            ReloadOutcome outcome = balancer.reload(file);
+
+            assertThat(outcome.status()).isEqualTo(ReloadOutcome.Status.FAILED);
+            assertThat(outcome.messages().get(0)).startsWith("cannot listen on 127.0.0.1:" + squatter.getLocalPort());
+            assertThat(balancer.table()).isSameAs(before);
+            assertThat(balancer.listeners().addresses()).containsExactly(loopback(a));
+        }
+    }
+
+    private Path start(String rules) throws IOException {
+        Path file = dir.resolve("r.rules");
+        Files.writeString(file, rules);
+        CompiledRules compiled = CompiledRules.of(file, null);
+        assertThat(compiled.errors()).isEmpty();
+        balancer = LoadBalancer.start(compiled.table(),
+                ProxyOptions.defaults(Transport.resolve(Transport.EPOLL)).withThreads(1), RelayObserver.NONE);
+        return file;
+    }
+
+    /** One DNAT rule per VIP port on 127.0.0.1; the backend is never connected to. */
+    private static String rules(int... vipPorts) {
+        StringBuilder text = new StringBuilder();
+        for (int port : vipPorts) {
+            text.append("iptables -t nat -A PREROUTING -d 127.0.0.1 -p tcp --dport ").append(port)
+                    .append(" -j DNAT --to-destination 127.0.0.1:9\n");
+        }
+        return text.toString();
+    }
+
+    private static InetSocketAddress loopback(int port) {
+        return new InetSocketAddress("127.0.0.1", port);
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return probe.getLocalPort();
+        }
+    }
+}
