@@ -1,7 +1,6 @@
 package io.nthlb.admin;
 
 import io.nthlb.nat.NatTable;
-import io.nthlb.rules.RuleCounters;
 import io.nthlb.rules.RulePrinter;
 import java.time.ZonedDateTime;
 import java.util.function.Supplier;
@@ -24,7 +23,7 @@ public final class NatTableListing implements TableListing {
     @Override
     public String list(String chain, boolean exact) {
         NatTable table = running.get();
-        String text = RulePrinter.list(table.ruleset(), counters(table), exact, chain);
+        String text = RulePrinter.list(table.ruleset(), table.counterView(), exact, chain);
         if (text == null) {
             throw new NoSuchChainException(chain);
         }
@@ -34,31 +33,6 @@ public final class NatTableListing implements TableListing {
     @Override
     public String save(boolean counters) {
         NatTable table = running.get();
-        return RulePrinter.save(table.ruleset(), counters(table), counters, generator, ZonedDateTime.now());
-    }
-
-    /** The table's counters as the printers read them. */
-    static RuleCounters counters(NatTable table) {
-        return new RuleCounters() {
-            @Override
-            public long packets(String chain, int index) {
-                return table.counters(chain, index).packets();
-            }
-
-            @Override
-            public long bytes(String chain, int index) {
-                return table.counters(chain, index).bytes();
-            }
-
-            @Override
-            public long policyPackets(String chain) {
-                return table.policyCounters(chain).packets();
-            }
-
-            @Override
-            public long policyBytes(String chain) {
-                return table.policyCounters(chain).bytes();
-            }
-        };
+        return RulePrinter.save(table.ruleset(), table.counterView(), counters, generator, ZonedDateTime.now());
     }
 }

@@ -3,7 +3,7 @@ package io.nthlb.admin;
 import io.nthlb.balancer.ReloadOutcome;
 
 import io.nthlb.nat.NatTable;
-import io.nthlb.nat.RuleCounters;
+import io.nthlb.nat.LiveCounters;
 import io.nthlb.proxy.Addresses;
 import io.nthlb.rules.Chain;
 import io.prometheus.metrics.core.datapoints.CounterDataPoint;
@@ -138,11 +138,11 @@ public final class PrometheusMetrics {
     }
 
     private interface RuleVisitor {
-        void rule(String chain, String number, RuleCounters counters);
+        void rule(String chain, String number, LiveCounters counters);
     }
 
     private interface PolicyVisitor {
-        void policy(String chain, RuleCounters counters);
+        void policy(String chain, LiveCounters counters);
     }
 
     private static void forEachRule(NatTable table, RuleVisitor visitor) {

@@ -101,7 +101,7 @@ public final class SimulateCommand implements Callable<Integer> {
             Decision decision = table.decide(clientIp, port, destination.address(), destination.port());
             lines.add(decision.isNat()
                     ? decision.destination().getAddress().getHostAddress() + ":" + decision.destination().getPort()
-                    : decision.policy());
+                    : decision.verdict());
             port = port >= LAST_EPHEMERAL_PORT || port >= 65535 ? DEFAULT_SOURCE_PORT : port + 1;
         }
         return lines;

@@ -10,7 +10,7 @@ final class CompiledChain {
     final String policy;
     final CompiledRule[] rules;
     /** The policy's counters (a built-in chain), or {@code null}. */
-    final RuleCounters policyCounters;
+    final LiveCounters policyCounters;
     /** {@code PREROUTING policy ACCEPT}, for logs. */
     final String policyLabel;
     /** Set by {@link #index()} once the rules are in; published with the table's final fields. */
@@ -27,7 +27,7 @@ final class CompiledChain {
     int keyedId = -1;
 
     /** A chain whose {@code rules} array is still to be filled; call {@link #index()} after. */
-    CompiledChain(Chain chain, CompiledRule[] rules, RuleCounters policyCounters) {
+    CompiledChain(Chain chain, CompiledRule[] rules, LiveCounters policyCounters) {
         this.name = chain.name();
         this.policy = chain.policy();
         this.rules = rules;

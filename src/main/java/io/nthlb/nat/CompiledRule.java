@@ -46,7 +46,7 @@ final class CompiledRule {
     final Rule rule;
     /** 0-based position in its chain. */
     final int index;
-    final RuleCounters counters;
+    final LiveCounters counters;
     final Action action;
     final String jumpChain;
     /** How a DNAT or REDIRECT rule picks its destination, or {@code null} when {@link #fixedDestination} is it. */
@@ -82,7 +82,7 @@ final class CompiledRule {
     CompiledRule(Rule rule, int index, CompiledRule previous) {
         this.rule = rule;
         this.index = index;
-        this.counters = previous != null ? previous.counters : new RuleCounters();
+        this.counters = previous != null ? previous.counters : new LiveCounters();
         AddressMatch source = rule.source() == null ? AddressMatch.ANY : rule.source();
         AddressMatch destination = rule.destination() == null ? AddressMatch.ANY : rule.destination();
         this.sourceAddress = source.network().address();

@@ -14,18 +14,18 @@ import java.net.InetSocketAddress;
 public final class Decision {
 
     private final InetSocketAddress destination;
-    private final String policy;
+    private final String verdict;
     /** The rule that decided, or {@code null} when the policy did. */
     private final CompiledRule decider;
     /** {@code PREROUTING policy ACCEPT} when the policy decided. */
     private final String policyLabel;
-    private final RuleCounters[] credited;
+    private final LiveCounters[] credited;
     private final int creditedCount;
 
-    Decision(InetSocketAddress destination, String policy, CompiledRule decider, String policyLabel,
-             RuleCounters[] credited, int creditedCount) {
+    Decision(InetSocketAddress destination, String verdict, CompiledRule decider, String policyLabel,
+             LiveCounters[] credited, int creditedCount) {
         this.destination = destination;
-        this.policy = policy;
+        this.verdict = verdict;
         this.decider = decider;
         this.policyLabel = policyLabel;
         this.credited = credited;
@@ -46,8 +46,8 @@ public final class Decision {
      * The verdict when the connection is not NATed ({@code ACCEPT}: from an {@code ACCEPT} rule, a
      * terminating target such as {@code MASQUERADE}, or the chain's policy), {@code null} when it is.
      */
-    public String policy() {
-        return policy;
+    public String verdict() {
+        return verdict;
     }
 
     /**
@@ -80,6 +80,6 @@ public final class Decision {
             return label() + " -> " + destination.getAddress().getHostAddress() + ":" + destination.getPort();
         }
         // A policy's label already names the verdict.
-        return decider == null ? policyLabel : label() + " " + policy;
+        return decider == null ? policyLabel : label() + " " + verdict;
     }
 }

@@ -13,7 +13,7 @@ import java.util.List;
  *
  * <p>The records are a copy of what {@link CompiledRule} holds; a rule whose matches do not fit a record (an nth
  * counter, multiport, several side effects) is tested by its {@link CompiledRule} itself, in the same order. The
- * packet counts are cells of a {@link PacketSlab} in record order, which each rule's {@link RuleCounters} sums.
+ * packet counts are cells of a {@link PacketSlab} in record order, which each rule's {@link LiveCounters} sums.
  *
  * <p>A decision whose walk credited exactly the jumps that led to its deciding rule, in a chain that only one
  * rule jumps to (and so on up to PREROUTING), is the same every time for an ACCEPT or a fixed DNAT: such a

@@ -1,6 +1,7 @@
 package io.nthlb.nat;
 
 import io.nthlb.rules.Chain;
+import io.nthlb.rules.CounterView;
 import io.nthlb.rules.Rule;
 import io.nthlb.rules.RuleError;
 import io.nthlb.rules.Ruleset;
@@ -153,10 +154,10 @@ public final class NatTable {
                 unchanged.computeIfAbsent(CompiledRule.withoutOrigin(old.rule), k -> new ArrayDeque<>()).add(old);
             }
         }
-        RuleCounters policyCounters = null;
+        LiveCounters policyCounters = null;
         if (chain.isBuiltIn()) {
             policyCounters = before != null && before.policyCounters != null
-                    ? before.policyCounters : new RuleCounters();
+                    ? before.policyCounters : new LiveCounters();
         }
         List<Rule> rules = chain.rules();
         CompiledRule[] compiled = new CompiledRule[rules.size()];
@@ -299,7 +300,7 @@ public final class NatTable {
             // RETURN, or the end of a chain (an implicit RETURN): back to the rule after the jump, or, with
             // nothing on the stack (PREROUTING itself, or a chain reached from it only by gotos), the policy.
             if (depth == 0) {
-                RuleCounters[] counters = counters(p, w.credited, credits, 1);
+                LiveCounters[] counters = counters(p, w.credited, credits, 1);
                 if (credits == w.credited.length) {
                     w.grow();
                 }
@@ -360,14 +361,14 @@ public final class NatTable {
     /** A decision made on the spot: a varying destination, or a path with more than the jumps to the rule. */
     private Decision decision(CompiledRule rule, int[] credited, int credits, int clientIp, int localIp,
                               int localPort) {
-        RuleCounters[] counters = counters(program, credited, credits, 0);
+        LiveCounters[] counters = counters(program, credited, credits, 0);
         return rule.action == CompiledRule.Action.ACCEPT
                 ? new Decision(null, "ACCEPT", rule, null, counters, credits)
                 : new Decision(rule.rewrite(clientIp, localIp, localPort, random), null, rule, null, counters, credits);
     }
 
-    private static RuleCounters[] counters(FlatProgram p, int[] credited, int credits, int spare) {
-        RuleCounters[] counters = new RuleCounters[credits + spare];
+    private static LiveCounters[] counters(FlatProgram p, int[] credited, int credits, int spare) {
+        LiveCounters[] counters = new LiveCounters[credits + spare];
         for (int i = 0; i < credits; i++) {
             counters[i] = p.rules[credited[i]].counters;
         }
@@ -449,7 +450,7 @@ public final class NatTable {
         }
     }
 
-    private static Decision policy(CompiledChain chain, RuleCounters[] credited, int creditedCount) {
+    private static Decision policy(CompiledChain chain, LiveCounters[] credited, int creditedCount) {
         credited[creditedCount++] = chain.policyCounters;
         return new Decision(null, chain.policy, null, chain.policyLabel, credited, creditedCount);
     }
@@ -480,7 +481,7 @@ public final class NatTable {
      *
      * @throws IllegalArgumentException when there is no such chain or rule
      */
-    public RuleCounters counters(String chain, int ruleIndex) {
+    public LiveCounters counters(String chain, int ruleIndex) {
         CompiledChain c = chain(chain);
         if (ruleIndex < 0 || ruleIndex >= c.rules.length) {
             throw new IllegalArgumentException("ruleIndex: " + ruleIndex + " (expected: 0-" + (c.rules.length - 1)
@@ -489,12 +490,37 @@ public final class NatTable {
         return c.rules[ruleIndex].counters;
     }
 
+    /** The counters as the rules printers read them: live, so each read gives the value now. */
+    public CounterView counterView() {
+        return new CounterView() {
+            @Override
+            public long packets(String chain, int index) {
+                return counters(chain, index).packets();
+            }
+
+            @Override
+            public long bytes(String chain, int index) {
+                return counters(chain, index).bytes();
+            }
+
+            @Override
+            public long policyPackets(String chain) {
+                return policyCounters(chain).packets();
+            }
+
+            @Override
+            public long policyBytes(String chain) {
+                return policyCounters(chain).bytes();
+            }
+        };
+    }
+
     /**
      * The policy counters of a built-in chain.
      *
      * @throws IllegalArgumentException when the chain does not exist or is a user chain
      */
-    public RuleCounters policyCounters(String chain) {
+    public LiveCounters policyCounters(String chain) {
         CompiledChain c = chain.equals(DECIDING_CHAIN) ? prerouting : chain(chain);
         if (c.policyCounters == null) {
             throw new IllegalArgumentException("chain: " + chain + " (expected: a built-in chain)");

@@ -192,7 +192,7 @@ public final class RulePrinter {
      * {@code *nat}, chain lines with the policy counters, {@code COMMIT} and the two {@code #} lines, which
      * name {@code generator} (e.g. {@code "nthlb 0.1.0"}) and {@code when} in C's ctime form.
      */
-    public static String save(Ruleset ruleset, RuleCounters counters, boolean ruleCounters, String generator,
+    public static String save(Ruleset ruleset, CounterView counters, boolean ruleCounters, String generator,
                               ZonedDateTime when) {
         String stamp = CTIME.format(when);
         StringBuilder sb = new StringBuilder();
@@ -227,7 +227,7 @@ public final class RulePrinter {
      * {@code iptables -t nat -nvL [CHAIN]} ({@code -nvxL} when {@code exact}); {@code onlyChain} null lists
      * every chain. Returns null when {@code onlyChain} names no chain.
      */
-    public static String list(Ruleset ruleset, RuleCounters counters, boolean exact, String onlyChain) {
+    public static String list(Ruleset ruleset, CounterView counters, boolean exact, String onlyChain) {
         StringBuilder sb = new StringBuilder();
         boolean first = true;
         for (Chain chain : ruleset.chains()) {

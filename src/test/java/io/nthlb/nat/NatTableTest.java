@@ -53,7 +53,7 @@ class NatTableTest {
         Decision d = table.decide(new InetSocketAddress("192.168.0.10", 40000), new InetSocketAddress("10.0.1.200", 80));
         assertThat(d.isNat()).isTrue();
         assertThat(d.destination()).isEqualTo(new InetSocketAddress("172.16.1.201", 80));
-        assertThat(d.policy()).isNull();
+        assertThat(d.verdict()).isNull();
         assertThat(d.label()).isEqualTo("PREROUTING:1");
         assertThat(d.rule()).isEqualTo(seed().chain("PREROUTING").rules().get(0));
     }
@@ -64,7 +64,7 @@ class NatTableTest {
         Decision d = table.decide(CLIENT, 40000, VIP, 443);
         assertThat(d.isNat()).isFalse();
         assertThat(d.destination()).isNull();
-        assertThat(d.policy()).isEqualTo("ACCEPT");
+        assertThat(d.verdict()).isEqualTo("ACCEPT");
         assertThat(d.label()).isEqualTo("PREROUTING policy ACCEPT");
         assertThat(d.rule()).isNull();
         assertThat(table.policyCounters("PREROUTING").packets()).isEqualTo(1);
@@ -167,7 +167,7 @@ class NatTableTest {
                 .build());
         Decision d = table.decide(CLIENT, 40000, VIP, 80);
         assertThat(d.isNat()).isFalse();
-        assertThat(d.policy()).isEqualTo("ACCEPT");
+        assertThat(d.verdict()).isEqualTo("ACCEPT");
         assertThat(d.label()).isEqualTo("PREROUTING:1");
         assertThat(table.decide(ip("192.168.1.1"), 40000, VIP, 80).toString()).isEqualTo("PREROUTING:2 -> 10.1.0.9:80");
     }

@@ -64,7 +64,7 @@ class IptablesOracleTest {
             load(ns, file);
             String realRules = run(null, List.of("ip", "netns", "exec", ns, "iptables", "-t", "nat", "-S")).text;
             String realList = run(null, List.of("ip", "netns", "exec", ns, "iptables", "-t", "nat", "-nvL")).text;
-            String ourList = RulePrinter.list(ours.ruleset(), RuleCounters.ZERO, false, null);
+            String ourList = RulePrinter.list(ours.ruleset(), CounterView.ZERO, false, null);
             // Both sides are kept under target/ so a difference can be read with diff(1).
             Path kept = Files.createDirectories(Path.of("target/oracle"));
             Files.writeString(kept.resolve(name + ".real"), realRules + protocolNames(realList));

@@ -16,7 +16,7 @@ class RulePrinterTest {
     private static final Path RULES = Path.of("src/test/resources/rules");
 
     /** Counters that give each rule and policy a distinct, recognisable value. */
-    private static final RuleCounters SEED_COUNTERS = new RuleCounters() {
+    private static final CounterView SEED_COUNTERS = new CounterView() {
         @Override
         public long packets(String chain, int index) {
             return index == 0 ? 30 : 123_456_789L;
@@ -46,7 +46,7 @@ class RulePrinterTest {
         assertThat(r.errors()).isEmpty();
         assertThat(RulePrinter.listRules(r.ruleset())).isEqualTo(Files.readString(RULES.resolve("expected/" + name + ".S")));
         String realList = IptablesOracleTest.protocolNames(Files.readString(RULES.resolve("expected/" + name + ".nvL")));
-        assertThat(RulePrinter.list(r.ruleset(), RuleCounters.ZERO, false, null)).isEqualTo(realList);
+        assertThat(RulePrinter.list(r.ruleset(), CounterView.ZERO, false, null)).isEqualTo(realList);
     }
 
     @Test
@@ -91,7 +91,7 @@ class RulePrinterTest {
                 COMMIT
                 # Completed on Thu Nov  5 08:17:25 2026
                 """);
-        String plain = RulePrinter.save(seed, RuleCounters.ZERO, false, "nthlb", when);
+        String plain = RulePrinter.save(seed, CounterView.ZERO, false, "nthlb", when);
         assertThat(plain).contains("\n-A SVC -j RETURN\n").doesNotContain("[0:0] -A");
         // What nthlb saves, nthlb (and iptables-restore) reads back as the same table.
         LoadResult back = RulesParser.parse("saved", saved);

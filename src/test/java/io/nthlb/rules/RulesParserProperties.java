@@ -97,7 +97,7 @@ class RulesParserProperties {
         // a backslash: iptables-restore takes `:" - [0:0]` as a chain called ", and iptables -S prints it as
         // -N " unquoted, as nthlb does (RulesParserTest pins both), which no shell command can read back.
         String printed = RulePrinter.listRules(r.ruleset());
-        RulePrinter.list(r.ruleset(), RuleCounters.ZERO, false, null);
+        RulePrinter.list(r.ruleset(), CounterView.ZERO, false, null);
         if (r.ruleset().chains().stream().anyMatch(c -> c.name().matches(".*[\"'\\\\].*"))) {
             return r;
         }

@@ -1,12 +1,12 @@
 package io.nthlb.rules;
 
 /**
- * The packet and byte counters {@code -nvL} and {@code iptables-save -c} print, read from whoever keeps
- * them live (the run-time table); the printers only read them.
+ * A read-only view of a table's packet and byte counters, by chain and rule number, as {@code -nvL} and
+ * {@code iptables-save -c} print them; whoever keeps them live (the run-time table) provides it.
  */
-public interface RuleCounters {
+public interface CounterView {
     /** Counters that are all zero, as after loading a table. */
-    RuleCounters ZERO = new RuleCounters() {
+    CounterView ZERO = new CounterView() {
         @Override
         public long packets(String chain, int index) {
             return 0;

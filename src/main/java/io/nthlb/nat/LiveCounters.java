@@ -3,8 +3,8 @@ package io.nthlb.nat;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
- * The {@code pkts} and {@code bytes} counters of one rule (or of a built-in chain's policy), as
- * {@code iptables -nvL} shows them.
+ * The live {@code pkts} and {@code bytes} counters of one rule (or of a built-in chain's policy), which
+ * decisions and relays move as connections come and bytes flow; {@code iptables -nvL} shows them.
  *
  * <p>In the nat table the kernel only sees a connection's first packet, so {@code pkts} counts
  * connections; nthlb credits the relayed payload to {@code bytes} as it flows, so the figure is live.
@@ -16,7 +16,7 @@ import java.util.concurrent.atomic.LongAdder;
  * an old table still makes while or after the new one is compiled count too. Once an old table can no longer
  * decide (it is unreachable), its cell is folded into a constant and the old slab is let go.
  */
-public final class RuleCounters {
+public final class LiveCounters {
 
     /** Where this rule's packets have been counted, newest first; {@code null} for none yet. */
     private volatile Generation generation;
