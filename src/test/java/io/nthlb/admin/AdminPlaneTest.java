@@ -3,6 +3,7 @@ package io.nthlb.admin;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.nthlb.testing.Eventually;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

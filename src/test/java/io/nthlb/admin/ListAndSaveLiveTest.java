@@ -2,6 +2,7 @@ package io.nthlb.admin;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.nthlb.testing.Eventually;
 import io.nthlb.Main;
 import java.io.IOException;
 import java.io.InputStream;
