@@ -13,6 +13,7 @@ import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.SocketChannelConfig;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -99,6 +100,11 @@ public final class ProxyServer implements AutoCloseable {
         return options;
     }
 
+    /** The event loops, for tests that need to hold one up. */
+    EventLoopGroup eventLoops() {
+        return group;
+    }
+
     /** The relays open now, for tests. */
     List<RelayBase> openRelays() {
         return List.copyOf(open);
@@ -116,14 +122,16 @@ public final class ProxyServer implements AutoCloseable {
      * @return how many connections had to be reset
      */
     public int drain(Duration timeout) {
+        long deadline = System.nanoTime() + saturatedNanos(timeout);
         listeners.closeAll();
+        awaitRegistrations(deadline);
         draining = true;
         if (open.isEmpty()) {
             drained.complete(null);
         }
         int cut = 0;
         try {
-            drained.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            drained.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
             List<RelayBase> left = List.copyOf(open);
             cut = left.size();
@@ -136,6 +144,23 @@ public final class ProxyServer implements AutoCloseable {
         }
         shutdownEventLoops();
         return cut;
+    }
+
+    /**
+     * Waits until every connection the closed listeners accepted is open. With NIO the accepting loop hands a
+     * connection to another loop, which registers it (and opens its relay) from its task queue: a task queued
+     * on every loop after the listeners closed runs after those registrations.
+     */
+    private void awaitRegistrations(long deadline) {
+        List<Future<?>> barriers = new ArrayList<>();
+        for (EventExecutor loop : group) {
+            if (!loop.isShuttingDown()) {
+                barriers.add(loop.submit(() -> { }));
+            }
+        }
+        for (Future<?> barrier : barriers) {
+            barrier.awaitUninterruptibly(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        }
     }
 
     /** Closes the listeners, resets every open connection and stops the event loops. */
