@@ -1,5 +1,6 @@
 package io.nthlb.nat;
 
+import java.lang.ref.Cleaner;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -143,13 +144,29 @@ final class FlatProgram {
                 b.keyed.toArray(new Keyed[0]));
         program.slab.own(program);
         prerouting.policyCounters.attach(program.slab, program.policyCell);
+        b.counted.add(prerouting.policyCounters);
+        // Once the program is collected its slab can no longer move: fold it into the counters then, rather than
+        // at the next compile, so that the slab of the table a reload replaced is let go at the next GC.
+        CLEANER.register(program, new FoldWhenGone(b.counted));
         return program;
+    }
+
+    private static final Cleaner CLEANER = Cleaner.create();
+
+    /** Folds the cells of a collected program's slab into the counters that sum them. Holds no program. */
+    private record FoldWhenGone(List<LiveCounters> counted) implements Runnable {
+        @Override
+        public void run() {
+            counted.forEach(LiveCounters::fold);
+        }
     }
 
     private static final class Builder {
         final List<Keyed> keyed = new ArrayList<>();
         final List<CompiledRule> order = new ArrayList<>();
         final PacketSlab slab = new PacketSlab();
+        /** Every counter with a cell in {@link #slab}. */
+        final List<LiveCounters> counted = new ArrayList<>();
         int[] code = new int[STRIDE * 64];
 
         /**
@@ -169,6 +186,7 @@ final class FlatProgram {
                 records[i] = r;
                 order.add(rule);
                 rule.counters.attach(slab, r);
+                counted.add(rule.counters);
                 if (code.length < (r + 1) * STRIDE) {
                     code = Arrays.copyOf(code, code.length * 2);
                 }

@@ -53,13 +53,14 @@ public final class LiveCounters {
 
     /**
      * From now on also count in {@code slab}'s cell {@code index}; folds the cells of tables that are gone.
-     * Only compiling calls this (and {@link #fold}): a lock is cheaper than a compare-and-swap loop in a cold JVM.
+     * Only compiling calls this, and {@link #fold} only the cleaner of a collected table: a lock is cheaper than
+     * a compare-and-swap loop in a cold JVM.
      */
     synchronized void attach(PacketSlab slab, int index) {
         generation = new Generation(slab, index, 0, folded(generation));
     }
 
-    /** Folds the cells of tables that are gone. */
+    /** Folds the cells of tables that are gone; called when one of them has been collected. */
     synchronized void fold() {
         Generation current = generation;
         Generation next = folded(current);
@@ -109,6 +110,17 @@ public final class LiveCounters {
         int n = 0;
         for (Generation g = generation; g != null; g = g.older) {
             n++;
+        }
+        return n;
+    }
+
+    /** How many tables' slabs this counter still holds (tables that may still count): for tests. */
+    int slabs() {
+        int n = 0;
+        for (Generation g = generation; g != null; g = g.older) {
+            if (g.slab != null) {
+                n++;
+            }
         }
         return n;
     }

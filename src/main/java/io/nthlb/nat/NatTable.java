@@ -102,19 +102,7 @@ public final class NatTable {
             }
         }
         checkNoLoops(chains.values());
-        NatTable table = new NatTable(rules, chains, prerouting, random);
-        if (previous != null) {
-            // Kept counters the new table does not walk still let go of the cells of tables that are gone.
-            for (CompiledChain chain : chains.values()) {
-                if (chain.policyCounters != null) {
-                    chain.policyCounters.fold();
-                }
-                for (CompiledRule rule : chain.rules) {
-                    rule.counters.fold();
-                }
-            }
-        }
-        return table;
+        return new NatTable(rules, chains, prerouting, random);
     }
 
     /**

@@ -5,6 +5,8 @@ import static io.nthlb.nat.RulesetBuilder.table;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.nthlb.rules.Ruleset;
+import io.nthlb.testing.Eventually;
+import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
 /** {@link NatTable#compile(Ruleset, NatTable)}: what a reload keeps. */
@@ -146,5 +148,24 @@ class NatTableReloadTest {
         assertThat(table.counters("PREROUTING", 0).generations()).isLessThanOrEqualTo(3);
         assertThat(table.counters("PREROUTING", 0).packets()).isEqualTo(26);
         assertThat(table.counters("PREROUTING", 1).packets()).isEqualTo(25);
+    }
+
+    @Test
+    void anOldTablesCellsAreLetGoOnceItIsCollectedNotAtTheNextReload() {
+        NatTable before = NatTable.compile(seedBuilder().build());
+        decide(before);
+        NatTable after = NatTable.compile(seedBuilder().build(), before);
+        LiveCounters first = after.counters("PREROUTING", 0);
+        assertThat(first.slabs()).isEqualTo(2);
+
+        before = null; // the reload installed the new table: nothing refers to the old one any more
+        Eventually.until(() -> {
+            System.gc();
+            return first.slabs() == 1;
+        }, "the old table's slab let go", Duration.ofSeconds(10));
+        assertThat(first.packets()).isEqualTo(1);
+        decide(after);
+        assertThat(first.packets()).isEqualTo(1);
+        assertThat(after.counters("PREROUTING", 1).packets()).isEqualTo(1);
     }
 }
