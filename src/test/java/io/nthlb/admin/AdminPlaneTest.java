@@ -13,7 +13,6 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -23,35 +22,10 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** A whole nthlb on loopback: real connections through the data plane, then metrics and reloads over HTTP. */
-class AdminPlaneTest {
-
-    @TempDir
-    Path dir;
-    private SeedOnLoopback seed;
-    private EchoBackend a;
-    private EchoBackend b;
-    private int vipPort;
-    private RunningNthlb nthlb;
-
-    @BeforeEach
-    void start() throws IOException {
-        seed = new SeedOnLoopback(dir);
-        a = seed.a;
-        b = seed.b;
-        vipPort = seed.vipPort;
-        nthlb = seed.nthlb;
-    }
-
-    @AfterEach
-    void stop() throws IOException {
-        seed.close();
-    }
+class AdminPlaneTest extends SeedOnLoopback {
 
     @Test
     void tenConnectionsThroughTheSeedShowFiveInEachRulesCounter() throws Exception {

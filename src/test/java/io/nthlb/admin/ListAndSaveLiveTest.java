@@ -12,49 +12,23 @@ import java.io.StringWriter;
 import java.net.InetAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /** {@code nthlb list} and {@code nthlb save} against a running nthlb, after real connections through it. */
-class ListAndSaveLiveTest {
+class ListAndSaveLiveTest extends SeedOnLoopback {
 
     private static final String HEADER =
             " pkts bytes target     prot opt in     out     source               destination         \n";
     private static final String EXACT_HEADER =
             "    pkts      bytes target     prot opt in     out     source               destination         \n";
 
-    @TempDir
-    Path dir;
-    private SeedOnLoopback seed;
-    private EchoBackend a;
-    private EchoBackend b;
-    private int vip;
-    private RunningNthlb nthlb;
-
-    @BeforeEach
-    void start() throws IOException {
-        seed = new SeedOnLoopback(dir);
-        a = seed.a;
-        b = seed.b;
-        vip = seed.vipPort;
-        nthlb = seed.nthlb;
-    }
-
-    @AfterEach
-    void stop() throws IOException {
-        seed.close();
-    }
-
     @Test
     void afterTenConnectionsListShowsFiveInBothRulesPktsColumn() throws IOException {
         for (int i = 0; i < 10; i++) {
-            AdminPlaneTest.exchange(vip, "hello");
+            AdminPlaneTest.exchange(vipPort, "hello");
         }
 
         // "hello" out and "A:hello" back: 12 bytes a connection.
@@ -62,9 +36,9 @@ class ListAndSaveLiveTest {
                 + "Chain PREROUTING (policy ACCEPT 0 packets, 0 bytes)\n"
                 + HEADER
                 + "    5    60 DNAT       tcp  --  *      *       0.0.0.0/0            127.0.0.1            "
-                + "tcp dpt:" + vip + " statistic mode nth every 2 to:127.0.0.1:" + a.address().getPort() + "\n"
+                + "tcp dpt:" + vipPort + " statistic mode nth every 2 to:127.0.0.1:" + a.address().getPort() + "\n"
                 + "    5    60 DNAT       tcp  --  *      *       0.0.0.0/0            127.0.0.1            "
-                + "tcp dpt:" + vip + " statistic mode nth every 1 to:127.0.0.1:" + b.address().getPort() + "\n"
+                + "tcp dpt:" + vipPort + " statistic mode nth every 1 to:127.0.0.1:" + b.address().getPort() + "\n"
                 + "\n"
                 + "Chain INPUT (policy ACCEPT 0 packets, 0 bytes)\n"
                 + HEADER
@@ -79,11 +53,11 @@ class ListAndSaveLiveTest {
     @Test
     void aBigTransferIsRoundedPast99999AndExactWithX() throws IOException {
         String big = "x".repeat(200_000);
-        assertThat(AdminPlaneTest.exchange(vip, big)).hasSize(200_002);
+        assertThat(AdminPlaneTest.exchange(vipPort, big)).hasSize(200_002);
 
-        String rule1 = "DNAT       tcp  --  *      *       0.0.0.0/0            127.0.0.1            tcp dpt:" + vip
+        String rule1 = "DNAT       tcp  --  *      *       0.0.0.0/0            127.0.0.1            tcp dpt:" + vipPort
                 + " statistic mode nth every 2 to:127.0.0.1:" + a.address().getPort() + "\n";
-        String rule2 = "DNAT       tcp  --  *      *       0.0.0.0/0            127.0.0.1            tcp dpt:" + vip
+        String rule2 = "DNAT       tcp  --  *      *       0.0.0.0/0            127.0.0.1            tcp dpt:" + vipPort
                 + " statistic mode nth every 1 to:127.0.0.1:" + b.address().getPort() + "\n";
         assertThat(run("list", "PREROUTING")).isEqualTo(""
                 + "Chain PREROUTING (policy ACCEPT 0 packets, 0 bytes)\n"
@@ -99,7 +73,7 @@ class ListAndSaveLiveTest {
 
     @Test
     void bytesShowWhileTheConnectionIsStillOpen() throws IOException {
-        try (Socket open = new Socket(InetAddress.getLoopbackAddress(), vip)) {
+        try (Socket open = new Socket(InetAddress.getLoopbackAddress(), vipPort)) {
             OutputStream out = open.getOutputStream();
             InputStream in = open.getInputStream();
             out.write("x".repeat(1000).getBytes(StandardCharsets.US_ASCII));
@@ -115,7 +89,7 @@ class ListAndSaveLiveTest {
     @Test
     void saveWithCPrintsTheRunningTableWithItsCounters() throws IOException {
         for (int i = 0; i < 3; i++) {
-            AdminPlaneTest.exchange(vip, "hello");
+            AdminPlaneTest.exchange(vipPort, "hello");
         }
 
         List<String> lines = Arrays.asList(run("save", "-c").split("\n"));
@@ -128,10 +102,10 @@ class ListAndSaveLiveTest {
                 ":INPUT ACCEPT [0:0]",
                 ":OUTPUT ACCEPT [0:0]",
                 ":POSTROUTING ACCEPT [0:0]",
-                "[2:24] -A PREROUTING -d 127.0.0.1/32 -p tcp -m tcp --dport " + vip
+                "[2:24] -A PREROUTING -d 127.0.0.1/32 -p tcp -m tcp --dport " + vipPort
                         + " -m statistic --mode nth --every 2 --packet 0 -j DNAT --to-destination 127.0.0.1:"
                         + a.address().getPort(),
-                "[1:12] -A PREROUTING -d 127.0.0.1/32 -p tcp -m tcp --dport " + vip
+                "[1:12] -A PREROUTING -d 127.0.0.1/32 -p tcp -m tcp --dport " + vipPort
                         + " -m statistic --mode nth --every 1 --packet 0 -j DNAT --to-destination 127.0.0.1:"
                         + b.address().getPort(),
                 "COMMIT");

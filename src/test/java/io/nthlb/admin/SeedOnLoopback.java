@@ -1,23 +1,43 @@
 package io.nthlb.admin;
 
+import io.nthlb.testing.LoopbackBackend;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Path;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.io.TempDir;
 
-/** The seed on loopback: echo backends A and B, a free VIP port, and nthlb running the seed's cascade over them. */
-final class SeedOnLoopback implements AutoCloseable {
+/**
+ * The fixture of tests against a whole nthlb: the seed on loopback, started before each test and stopped
+ * after it. Echo backends A and B (each answers with its name first), a free VIP port, and nthlb running the
+ * seed's cascade over them.
+ */
+abstract class SeedOnLoopback {
 
-    final EchoBackend a;
-    final EchoBackend b;
-    final int vipPort;
-    final RunningNthlb nthlb;
+    @TempDir
+    Path dir;
+    LoopbackBackend a;
+    LoopbackBackend b;
+    int vipPort;
+    RunningNthlb nthlb;
 
-    SeedOnLoopback(Path dir) throws IOException {
-        a = new EchoBackend("A");
-        b = new EchoBackend("B");
+    @BeforeEach
+    void startSeed() throws IOException {
+        a = LoopbackBackend.echo("A");
+        b = LoopbackBackend.echo("B");
         vipPort = freePort();
         nthlb = new RunningNthlb(dir, new SeedRules().vip(vipPort, a.address(), b.address()).text());
+    }
+
+    @AfterEach
+    void stopSeed() throws IOException {
+        if (nthlb != null) {
+            nthlb.close();
+        }
+        a.close();
+        b.close();
     }
 
     /** A port nothing listens on now (the kernel just gave it out and it was closed again). */
@@ -25,12 +45,5 @@ final class SeedOnLoopback implements AutoCloseable {
         try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             return probe.getLocalPort();
         }
-    }
-
-    @Override
-    public void close() throws IOException {
-        nthlb.close();
-        a.close();
-        b.close();
     }
 }

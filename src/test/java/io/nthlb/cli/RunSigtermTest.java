@@ -3,6 +3,7 @@ package io.nthlb.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.nthlb.testing.Eventually;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -80,17 +81,9 @@ class RunSigtermTest {
         }
     }
 
-    /** Polls the process's standard error (a file) until a line contains {@code wanted}; 30 s at most. */
-    private static void awaitLine(Path log, String wanted) throws InterruptedException, IOException {
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        String seen = "";
-        while (System.nanoTime() < end) {
-            seen = Files.exists(log) ? Files.readString(log) : "";
-            if (seen.contains(wanted)) {
-                return;
-            }
-            TimeUnit.MILLISECONDS.sleep(20);
-        }
-        throw new AssertionError("no line containing '" + wanted + "'; the process said:\n" + seen);
+    /** Reads the process's standard error (a file) until a line contains {@code wanted}. */
+    private static void awaitLine(Path log, String wanted) {
+        String seen = Eventually.await(() -> Files.exists(log) ? Files.readString(log) : "", s -> s.contains(wanted));
+        assertThat(seen).as("the process's standard error").contains(wanted);
     }
 }

@@ -7,6 +7,8 @@ import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.AppenderBase;
 import io.netty.buffer.PooledByteBufAllocator;
+import io.nthlb.testing.Eventually;
+import io.nthlb.testing.LoopbackBackend;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -33,7 +35,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
@@ -575,7 +576,7 @@ abstract class RelayTestSuite {
             assertThat(in.readNBytes(11)).asString(StandardCharsets.US_ASCII).isEqualTo("first half ");
 
             CompletableFuture<Integer> drain = CompletableFuture.supplyAsync(() -> proxy.drain(Duration.ofSeconds(30)));
-            await(() -> proxy.listeners().addresses().isEmpty(), "listeners closed");
+            Eventually.until(() -> proxy.listeners().addresses().isEmpty(), "listeners closed");
             assertThatThrownBy(this::connect).isInstanceOf(ConnectException.class);
             assertThat(drain).isNotDone();
 
@@ -650,16 +651,14 @@ abstract class RelayTestSuite {
      * accept for a moment after its close future completed; the kernel only refuses once the file
      * descriptor is gone. A connection that got through is closed and the check repeated until refused.
      */
-    private void assertConnectRefusedWithin(Duration limit) throws IOException {
-        long deadline = System.nanoTime() + limit.toNanos();
-        while (true) {
+    private void assertConnectRefusedWithin(Duration limit) {
+        Eventually.until(() -> {
             try (Socket accepted = connect()) {
-                assertThat(System.nanoTime()).as("port still accepts %s after it was closed", limit)
-                        .isLessThan(deadline);
+                return false;
             } catch (ConnectException refused) {
-                return;
+                return true;
             }
-        }
+        }, "the closed port to refuse connections", limit);
     }
 
     /** Reads until the connection ends and asserts it ended with a reset, never a clean end of stream. */
@@ -672,16 +671,6 @@ abstract class RelayTestSuite {
             }
         }).as("the client must see a reset, not a clean end").isInstanceOf(SocketException.class)
                 .hasMessageContaining("Connection reset");
-    }
-
-    static void await(BooleanSupplier condition, String what) throws InterruptedException {
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > end) {
-                throw new AssertionError("timed out waiting for: " + what);
-            }
-            TimeUnit.MILLISECONDS.sleep(10);
-        }
     }
 
     static byte[] sha256(byte[] bytes) throws NoSuchAlgorithmException {

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import ch.qos.logback.classic.Level;
 import io.netty.channel.epoll.LinuxSocket;
 import io.netty.channel.socket.SocketChannel;
+import io.nthlb.testing.Eventually;
 import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -117,11 +118,7 @@ class TransportTest {
                 // The backend's FIN reached the client through shutdown(2) on the client's socket.
                 assertThat(client.getInputStream().readAllBytes()).asString(StandardCharsets.US_ASCII).isEqualTo("bye");
                 client.close();
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-                while (!proxy.openRelays().isEmpty() && System.nanoTime() < deadline) {
-                    Thread.sleep(1);
-                }
-                assertThat(proxy.openRelays()).as("relays still open").isEmpty();
+                Eventually.until(() -> proxy.openRelays().isEmpty(), "the relay to close");
                 relay.loop.submit(() -> { }).get(30, TimeUnit.SECONDS); // the closes ran on the loop before this
                 assertThat(debug.messages()).filteredOn(m -> m.startsWith("Unable to remove fd")).isEmpty();
             });

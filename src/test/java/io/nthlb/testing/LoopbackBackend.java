@@ -1,4 +1,4 @@
-package io.nthlb.proxy;
+package io.nthlb.testing;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -7,20 +7,22 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A blocking backend on 127.0.0.1, one thread per connection, running a behaviour the test chooses; it
+ * A blocking backend on 127.0.0.1 port 0, one thread per connection, running a behaviour the test chooses; it
  * records what happened to each connection so tests can wait on it.
  */
-final class LoopbackBackend implements AutoCloseable {
+public final class LoopbackBackend implements AutoCloseable {
 
     /** What the backend does with one accepted connection. */
     @FunctionalInterface
-    interface Behaviour {
+    public interface Behaviour {
         void serve(Socket socket) throws IOException;
     }
 
@@ -31,15 +33,18 @@ final class LoopbackBackend implements AutoCloseable {
         return t;
     });
     /** One entry per connection served: "ok", or the exception that ended it. */
-    final BlockingQueue<Object> outcomes = new LinkedBlockingQueue<>();
+    public final BlockingQueue<Object> outcomes = new LinkedBlockingQueue<>();
+    /** Connections accepted so far. */
+    public final AtomicInteger accepted = new AtomicInteger();
 
-    LoopbackBackend(Behaviour behaviour) throws IOException {
+    public LoopbackBackend(Behaviour behaviour) throws IOException {
         server = new ServerSocket(0, 1024, InetAddress.getLoopbackAddress());
         threads.execute(() -> {
             while (!server.isClosed()) {
                 Socket s;
                 try {
                     s = server.accept();
+                    accepted.incrementAndGet();
                 } catch (IOException e) {
                     return;
                 }
@@ -56,11 +61,21 @@ final class LoopbackBackend implements AutoCloseable {
     }
 
     /** Echoes every byte and half-closes after the client's FIN, as an echo server should. */
-    static LoopbackBackend echo() throws IOException {
+    public static LoopbackBackend echo() throws IOException {
+        return echo("");
+    }
+
+    /**
+     * Answers each connection with {@code name} and a colon, then echoes every byte until the client's FIN, so a
+     * client can tell which backend it reached and whether any byte was lost.
+     */
+    public static LoopbackBackend echo(String name) throws IOException {
+        byte[] greeting = (name.isEmpty() ? "" : name + ":").getBytes(StandardCharsets.US_ASCII);
         return new LoopbackBackend(s -> {
             s.setTcpNoDelay(true);
             InputStream in = s.getInputStream();
             OutputStream out = s.getOutputStream();
+            out.write(greeting);
             byte[] buf = new byte[64 * 1024];
             for (int n; (n = in.read(buf)) >= 0; ) {
                 out.write(buf, 0, n);
@@ -69,7 +84,7 @@ final class LoopbackBackend implements AutoCloseable {
         });
     }
 
-    InetSocketAddress address() {
+    public InetSocketAddress address() {
         return (InetSocketAddress) server.getLocalSocketAddress();
     }
 
