@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.nthlb.testing.Eventually;
+import io.nthlb.testing.FreePort;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -52,7 +53,7 @@ class AdminPlaneTest extends SeedOnLoopback {
     @Test
     void connectionsAreCountedUnderTheListenerThatAcceptedThem() throws Exception {
         // No -d: one wildcard listener, reached here through two loopback addresses.
-        int port = SeedOnLoopback.freePort();
+        int port = FreePort.onLoopback();
         nthlb.rewrite("iptables -t nat -A PREROUTING -p tcp --dport " + port
                 + " -j DNAT --to-destination 127.0.0.1:" + a.address().getPort() + "\n");
         assertThat(nthlb.client().post("/reload").status()).isEqualTo(200);
@@ -74,7 +75,7 @@ class AdminPlaneTest extends SeedOnLoopback {
 
     @Test
     void aConnectFailureIsCountedAgainstItsBackend() throws Exception {
-        InetSocketAddress nowhere = new InetSocketAddress(InetAddress.getLoopbackAddress(), SeedOnLoopback.freePort());
+        InetSocketAddress nowhere = new InetSocketAddress(InetAddress.getLoopbackAddress(), FreePort.onLoopback());
         nthlb.rewrite(new SeedRules().vip(vipPort, nowhere).text());
         assertThat(nthlb.client().post("/reload").status()).isEqualTo(200);
 
@@ -191,7 +192,7 @@ class AdminPlaneTest extends SeedOnLoopback {
 
     @Test
     void listenersAreOpenedAndClosedToMatchTheNewRules() throws Exception {
-        int second = SeedOnLoopback.freePort();
+        int second = FreePort.onLoopback();
         nthlb.rewrite(
                 new SeedRules().vip(vipPort, a.address()).vip(second, b.address()).text());
 

@@ -1,9 +1,8 @@
 package io.nthlb.admin;
 
+import io.nthlb.testing.FreePort;
 import io.nthlb.testing.LoopbackBackend;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Path;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -27,7 +26,7 @@ abstract class SeedOnLoopback {
     void startSeed() throws IOException {
         a = LoopbackBackend.echo("A");
         b = LoopbackBackend.echo("B");
-        vipPort = freePort();
+        vipPort = FreePort.onLoopback();
         nthlb = new RunningNthlb(dir, new SeedRules().vip(vipPort, a.address(), b.address()).text());
     }
 
@@ -38,12 +37,5 @@ abstract class SeedOnLoopback {
         }
         a.close();
         b.close();
-    }
-
-    /** A port nothing listens on now (the kernel just gave it out and it was closed again). */
-    static int freePort() throws IOException {
-        try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return probe.getLocalPort();
-        }
     }
 }

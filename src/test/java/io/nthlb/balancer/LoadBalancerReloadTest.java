@@ -6,6 +6,7 @@ import io.nthlb.nat.NatTable;
 import io.nthlb.proxy.ProxyOptions;
 import io.nthlb.proxy.RelayObserver;
 import io.nthlb.proxy.Transport;
+import io.nthlb.testing.FreePort;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -32,9 +33,9 @@ class LoadBalancerReloadTest {
 
     @Test
     void opensTheListenersTheNewRulesAddAndClosesTheOnesTheyDrop() throws IOException {
-        int a = freePort();
-        int b = freePort();
-        int c = freePort();
+        int a = FreePort.onLoopback();
+        int b = FreePort.onLoopback();
+        int c = FreePort.onLoopback();
         Path file = start(rules(a, b));
         NatTable before = balancer.table();
         Files.writeString(file, rules(b, c));
@@ -50,7 +51,7 @@ class LoadBalancerReloadTest {
 
     @Test
     void unchangedListenersAreLeftAlone() throws IOException {
-        int a = freePort();
+        int a = FreePort.onLoopback();
         Path file = start(rules(a));
 
         assertThat(balancer.reload(file).messages()).containsExactly("reloaded " + file + ": 1 rule");
@@ -59,7 +60,7 @@ class LoadBalancerReloadTest {
 
     @Test
     void aFileWithErrorsChangesNothingAndReturnsTheErrors() throws IOException {
-        int a = freePort();
+        int a = FreePort.onLoopback();
         Path file = start(rules(a));
         NatTable before = balancer.table();
         Files.writeString(file, rules(a) + "iptables -t nat -A PREROUTING -m statistic --mode nope -j ACCEPT\n");
@@ -74,8 +75,8 @@ class LoadBalancerReloadTest {
 
     @Test
     void aListenerThatCannotOpenUndoesTheOnesOpenedAndKeepsTheOldTable() throws IOException {
-        int a = freePort();
-        int b = freePort();
+        int a = FreePort.onLoopback();
+        int b = FreePort.onLoopback();
         try (ServerSocket squatter = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             Path file = start(rules(a));
             NatTable before = balancer.table();
@@ -114,9 +115,4 @@ class LoadBalancerReloadTest {
         return new InetSocketAddress("127.0.0.1", port);
     }
 
-    private static int freePort() throws IOException {
-        try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return probe.getLocalPort();
-        }
-    }
 }

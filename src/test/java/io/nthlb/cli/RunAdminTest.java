@@ -6,6 +6,7 @@ import io.nthlb.Main;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
+import io.nthlb.testing.FreePort;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.InetAddress;
@@ -46,8 +47,8 @@ class RunAdminTest {
 
     @Test
     void listShowsFiveInBothRulesAfterTenConnectionsAndReloadKeepsThem() throws Exception {
-        int vip = RunCommandTest.freePort();
-        String admin = "127.0.0.1:" + RunCommandTest.freePort();
+        int vip = FreePort.onLoopback();
+        String admin = "127.0.0.1:" + FreePort.onLoopback();
         Path file = dir.resolve("seed.rules");
         Files.writeString(file, Demo.rules(vip, b.address().getPort(), c.address().getPort()));
         RunCommand run = new RunCommand();
@@ -71,7 +72,7 @@ class RunAdminTest {
 
     @Test
     void aTakenAdminPortExitsTwoSayingSo() throws Exception {
-        int vip = RunCommandTest.freePort();
+        int vip = FreePort.onLoopback();
         Path file = dir.resolve("seed.rules");
         Files.writeString(file, Demo.rules(vip, b.address().getPort(), c.address().getPort()));
         try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {

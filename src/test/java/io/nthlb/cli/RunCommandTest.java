@@ -9,6 +9,7 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.nthlb.Main;
 import io.nthlb.proxy.ProxyServer;
+import io.nthlb.testing.FreePort;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -79,7 +80,7 @@ class RunCommandTest {
     void alternatesBackendsBCBCAndExitsZeroAfterSigterm(String transport) throws Exception {
         DemoHttpBackend b = backend("B");
         DemoHttpBackend c = backend("C");
-        int vip = freePort();
+        int vip = FreePort.onLoopback();
         Path file = rules(Demo.rules(vip, b.address().getPort(), c.address().getPort()));
         RunCommand run = new RunCommand();
         run.signals = ShutdownSignals.manual();
@@ -214,7 +215,7 @@ class RunCommandTest {
 
     @Test
     void bindAnyWithNioIsRefused() throws Exception {
-        Path file = rules(Demo.rules(freePort(), 1, 2));
+        Path file = rules(Demo.rules(FreePort.onLoopback(), 1, 2));
         assertThat(execute(new RunCommand(), "--transport", "nio", "--bind-any", file.toString())).isEqualTo(2);
         assertThat(err.toString()).contains("--bind-any needs the epoll or io_uring transport");
     }
@@ -223,7 +224,7 @@ class RunCommandTest {
     void withoutThreadsRunsOneEventLoopMoreThanCoresEachWithItsOwnSocket() throws Exception {
         DemoHttpBackend b = backend("B");
         DemoHttpBackend c = backend("C");
-        int vip = freePort();
+        int vip = FreePort.onLoopback();
         Path file = rules(Demo.rules(vip, b.address().getPort(), c.address().getPort()));
         RunCommand run = new RunCommand();
         run.signals = ShutdownSignals.manual();
@@ -248,12 +249,6 @@ class RunCommandTest {
         assertThat(out.toString().replaceAll("\\s+", " ")).contains("--transport", "default: epoll", "--threads", "--connect-timeout",
                 "default: 5s", "--idle-timeout", "default: 5d", "--drain-timeout", "default: 30s", "--bind-any",
                 "--admin", "default: 127.0.0.1:9180", "--admin-allow-remote");
-    }
-
-    static int freePort() throws IOException {
-        try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return probe.getLocalPort();
-        }
     }
 
     /** One HTTP/1.1 GET on a new connection; the body. */

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.nthlb.testing.Eventually;
+import io.nthlb.testing.FreePort;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -43,7 +44,7 @@ class RunSigtermTest {
             echo.setDaemon(true);
             echo.start();
 
-            int vip = RunCommandTest.freePort();
+            int vip = FreePort.onLoopback();
             Path rules = dir.resolve("sigterm.rules");
             Files.writeString(rules, "iptables -t nat -A PREROUTING -d 127.0.0.1 -p tcp --dport " + vip
                     + " -j DNAT --to-destination 127.0.0.1:" + backend.getLocalPort() + "\n");
