@@ -11,7 +11,7 @@ import sun.misc.SignalHandler;
  * <p>The JDK has no public API for signals, so this uses {@code sun.misc.Signal} (module
  * {@code jdk.unsupported}); javac warns that it is internal proprietary API, and that warning cannot be
  * suppressed. The handler runs on a thread the JVM starts for each signal, so a slow reload never delays
- * other signals, and {@link ReloadAction} serialises it with reloads asked for over HTTP.
+ * other signals, and {@code LoadBalancer.reload} serialises it with reloads asked for over HTTP.
  */
 public final class SighupReload implements AutoCloseable {
 
