@@ -8,6 +8,8 @@
                                       or SECONDS pass, then close them
   rss PID...                          the summed VmRSS (KiB) of each PID and its children
   wrk FILE                            parse a wrk output file: print "rps mbps p50_ms p99_ms"
+  redis FILE                          parse redis-benchmark -q output: print "get_rps set_rps"
+  iperf FILE                          parse iperf3 -J output: print "Mbit/s retransmits"
   report RESULTS_DIR                  medians, ratios to HAProxy, REPORT table (markdown) and chart data
 """
 import asyncio
@@ -136,6 +138,24 @@ def wrk(path):
           "errors" if (errs or non2xx) else "ok")
 
 
+def redis(path):
+    # -q prints progress lines ending in CR, then "GET: 91743.12 requests per second, p50=..." per test.
+    text = open(path).read().replace("\r", "\n")
+    rates = {}
+    for name, rate in re.findall(r"^(GET|SET): ([\d.]+) requests per second", text, re.M):
+        rates[name] = rate
+    print(rates.get("GET", "-"), rates.get("SET", "-"))
+
+
+def iperf(path):
+    import json
+    try:
+        end = json.load(open(path))["end"]
+        print("%.1f" % (end["sum_received"]["bits_per_second"] / 1e6), end["sum_sent"].get("retransmits", "-"))
+    except (ValueError, KeyError):
+        print("- -")
+
+
 # Metrics: name, unit, True when higher is better.
 METRICS = [
     ("conn_per_s", "new connections/s (Connection: close, 50 conc.)", True),
@@ -143,13 +163,24 @@ METRICS = [
     ("bulk_MBps", "bulk MB/s (50 MB file, 4 parallel)", True),
     ("p50_ms", "latency p50 ms (kept-alive, 50 conc.)", False),
     ("p99_ms", "latency p99 ms (kept-alive, 50 conc.)", False),
+    ("conn_per_s_t1", "new connections/s, one wrk thread (50 conc.)", True),
+    ("keepalive_rps_t1", "requests/s, kept-alive, one wrk thread (50 conc.)", True),
+    ("redis_get_rps", "redis-benchmark GET/s (-c 50, kept-alive)", True),
+    ("redis_set_rps", "redis-benchmark SET/s (-c 50, kept-alive)", True),
+    ("redis_get_rps_k0", "redis-benchmark GET/s (-c 50 -k 0: a connection per request)", True),
+    ("redis_set_rps_k0", "redis-benchmark SET/s (-c 50 -k 0: a connection per request)", True),
+    ("iperf_up_Mbps", "iperf3 client to server, Mbit/s", True),
+    ("iperf_up_retrans", "iperf3 client to server, TCP retransmits (sender)", False),
+    ("iperf_down_Mbps", "iperf3 server to client (-R), Mbit/s", True),
+    ("iperf_down_retrans", "iperf3 server to client (-R), TCP retransmits (sender)", False),
     ("rss_with_idle_MiB", "RSS MiB, total, with 10,000 idle connections", False),
     ("rss_before_idle_MiB", "RSS MiB, total, before them (after the load rounds)", False),
     ("idle_KiB_per_conn", "memory per idle connection, KiB (RSS growth / connections)", False),
     ("heap_KiB_per_conn", "live Java heap per idle connection, KiB (after a full GC; nthlb only)", False),
     ("startup_ms", "start-up: exec to first accepted connection, ms (median of 5)", False),
 ]
-CONTENDERS = ["haproxy", "nthlb", "nginx-stream", "kernel-dnat"]
+# "direct": the same client straight to the backend, for the real-client figures only.
+CONTENDERS = ["haproxy", "nthlb", "nginx-stream", "kernel-dnat", "direct"]
 
 
 def report(d, idle="10000"):
@@ -229,6 +260,10 @@ if __name__ == "__main__":
         rss(args)
     elif cmd == "wrk":
         wrk(args[0])
+    elif cmd == "redis":
+        redis(args[0])
+    elif cmd == "iperf":
+        iperf(args[0])
     elif cmd == "report":
         report(*args)
     else:
