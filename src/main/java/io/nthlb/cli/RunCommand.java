@@ -9,6 +9,7 @@ import io.nthlb.balancer.LoadBalancer;
 import io.nthlb.proxy.ListenException;
 import io.nthlb.proxy.ProxyOptions;
 import io.nthlb.proxy.Transport;
+import io.nthlb.proxy.TransparentProbe;
 import io.nthlb.proxy.UnavailableTransportException;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -49,6 +50,9 @@ public final class RunCommand implements Callable<Integer> {
     DataPlaneOptions dataPlane = new DataPlaneOptions();
 
     @Mixin
+    ClientAddressOptions clientAddress = new ClientAddressOptions();
+
+    @Mixin
     AdminOptions admin = new AdminOptions();
 
     @Option(names = "--drain-timeout", paramLabel = "DURATION", defaultValue = "30s", converter = DurationConverter.class,
@@ -83,9 +87,16 @@ public final class RunCommand implements Callable<Integer> {
         }
         ProxyOptions options;
         try {
-            options = dataPlane.toProxyOptions();
+            options = dataPlane.toProxyOptions()
+                    .withClientAddressing(clientAddress.toClientAddressing(rules.table().listenAddresses()));
         } catch (UnavailableTransportException | IllegalArgumentException e) {
             err.println("nthlb run: " + e.getMessage());
+            err.flush();
+            return 2;
+        }
+        String missing = options.clientAddressing().transparent() ? TransparentProbe.missingCapability() : null;
+        if (missing != null) {
+            err.println("nthlb run: " + missing);
             err.flush();
             return 2;
         }

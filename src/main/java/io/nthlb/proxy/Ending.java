@@ -16,6 +16,11 @@ public enum Ending {
     TIMEOUT("timeout"),
     /** No rule sends this connection anywhere; the client was reset at once. */
     NO_RULE("no-rule"),
+    /**
+     * With {@code --accept-proxy}: the connection did not start with a valid PROXY header within the header
+     * timeout (none, malformed or truncated); it was reset and no backend was contacted.
+     */
+    BAD_PROXY_HEADER("bad-proxy-header"),
     /** Neither side sent anything for the idle timeout; both were reset. */
     IDLE_TIMEOUT("idle-timeout"),
     /** Still open when the drain timeout ran out at shutdown; both were reset. */

@@ -47,9 +47,13 @@ final class EpollRelay extends RelayBase {
     /** Up to this much is read per call: a bulk transfer needs few calls, and the buffer is one per thread. */
     static final int READ_SIZE = 256 * 1024;
 
-    /** IPPROTO_TCP and TCP_CORK: Linux's numbers. */
+    /** IPPROTO_TCP and TCP_CORK, SOL_IP and IP_TRANSPARENT, SOL_IPV6 and IPV6_TRANSPARENT: Linux's numbers. */
     private static final int IPPROTO_TCP = 6;
     private static final int TCP_CORK = 3;
+    private static final int SOL_IP = 0;
+    private static final int IP_TRANSPARENT = 19;
+    private static final int SOL_IPV6 = 41;
+    private static final int IPV6_TRANSPARENT = 75;
     private static final int IN = EpollIoOps.EPOLLIN.value();
     private static final int OUT = EpollIoOps.EPOLLOUT.value();
     private static final int RDHUP = EpollIoOps.EPOLLRDHUP.value();
@@ -75,6 +79,13 @@ final class EpollRelay extends RelayBase {
     private final IoEventLoop ioLoop;
     private final Half client;
     private Half backend;
+    /** With {@code --accept-proxy}: what the client has sent while its PROXY header is being read. */
+    private ByteBuf headerBytes;
+    /**
+     * What the backend gets before the client's next bytes (the PROXY header sent, payload that came with the one
+     * accepted): written together with the client's first read, so that it costs no write of its own.
+     */
+    private byte[] preface;
 
     private EpollRelay(ProxyServer server, long id, IoEventLoop loop, int client, InetSocketAddress remote,
                        InetSocketAddress local, InetSocketAddress listener) {
@@ -98,8 +109,13 @@ final class EpollRelay extends RelayBase {
         }
         EpollRelay relay = new EpollRelay(server, server.nextConnectionId(), loop, fd, remote, local, listener);
         try {
-            relay.start();
-        } catch (RuntimeException e) {
+            if (server.options().clientAddressing().acceptProxy()) {
+                relay.awaitProxyHeader();
+                relay.client.register();
+            } else {
+                relay.start();
+            }
+        } catch (Exception e) {
             // As in handle: a bug costs this connection, not the listener's loop.
             log.error("conn {}: relay failed", relay.id, e);
             relay.reset(relay.client, e);
@@ -125,10 +141,15 @@ final class EpollRelay extends RelayBase {
         backend = new Half(Direction.BACKEND_TO_CLIENT, socket, socket);
         backend.peer = client;
         client.peer = backend;
+        preface = backendPreface(headerBytes);
+        releaseHeaderBytes();
         boolean connected;
         try {
             socket.setTcpNoDelay(true);
             socket.setKeepAlive(true);
+            if (server.options().clientAddressing().transparent()) {
+                bindToClient(socket, target);
+            }
             backend.register();
             connected = socket.connect(target);
         } catch (Exception e) {
@@ -149,8 +170,11 @@ final class EpollRelay extends RelayBase {
             return;
         }
         try {
-            // After the first read: a client whose bytes were all read now brings no event for them.
-            client.register();
+            // After the first read: a client whose bytes were all read now brings no event for them. (With
+            // --accept-proxy it was registered to read the header.)
+            if (client.registration == null) {
+                client.register();
+            }
         } catch (Exception e) {
             reset(client, e);
             return;
@@ -160,16 +184,81 @@ final class EpollRelay extends RelayBase {
         }
     }
 
+    /**
+     * {@code --transparent}: the backend connection leaves from the client's own address and port, as a DNATed
+     * one does. SO_REUSEADDR lets the same client port reach two backends at once (a client may use one port
+     * towards two VIPs); only the very same four-tuple twice fails, at connect, as unreachable.
+     */
+    private void bindToClient(LinuxSocket socket, InetSocketAddress target) throws IOException {
+        socket.setReuseAddress(true);
+        if (target.getAddress() instanceof Inet6Address) {
+            socket.setIntOpt(SOL_IPV6, IPV6_TRANSPARENT, 1);
+        } else {
+            socket.setIntOpt(SOL_IP, IP_TRANSPARENT, 1);
+        }
+        socket.bind(clientAddress);
+    }
+
     /** The backend answered: the client is read from here on, starting with what it sent meanwhile. */
     private void connected() {
         backendConnected();
-        if (client.readPending) {
+        if (client.readPending || preface != null) {
             client.readable();
+        }
+    }
+
+    /**
+     * {@code --accept-proxy}: reads the client's PROXY header, never past it where its length is known, and
+     * routes the connection once it is complete.
+     */
+    private void readProxyHeader() {
+        if (headerBytes == null) {
+            headerBytes = server.options().allocator().directBuffer(ProxyHeader.V1_MAX);
+        }
+        for (;;) {
+            int upTo = proxyHeaderReceived(headerBytes);
+            if (upTo < 0) {
+                resetBoth();
+                return;
+            }
+            if (upTo == 0) {
+                // The rest may be in the socket already, and no new edge would announce it.
+                client.readPending = true;
+                start();
+                return;
+            }
+            int at = headerBytes.writerIndex();
+            headerBytes.ensureWritable(upTo - at);
+            int n;
+            try {
+                ByteBuffer nio = headerBytes.internalNioBuffer(at, upTo - at);
+                n = client.fd.read(nio, nio.position(), nio.limit());
+            } catch (IOException | RuntimeException e) {
+                reset(client, e);
+                return;
+            }
+            if (n == 0) {
+                return; // EAGAIN: the next edge brings more, or the header timeout ends it
+            }
+            if (n < 0) {
+                badProxyHeader("the client ended its output after " + at + " byte(s)");
+                resetBoth();
+                return;
+            }
+            headerBytes.writerIndex(at + n);
+        }
+    }
+
+    private void releaseHeaderBytes() {
+        if (headerBytes != null) {
+            headerBytes.release();
+            headerBytes = null;
         }
     }
 
     @Override
     void resetBoth() {
+        releaseHeaderBytes();
         client.close(true);
         if (backend != null) {
             backend.close(true);
@@ -368,6 +457,10 @@ final class EpollRelay extends RelayBase {
             if (closed || inputShutdown || ending != null) {
                 return;
             }
+            if (awaitingHeader) {
+                readProxyHeader();
+                return;
+            }
             if (!backendConnected || peer.held != null) {
                 // The backend has not accepted yet, or has not taken the last read: read when it has.
                 readPending = true;
@@ -376,13 +469,45 @@ final class EpollRelay extends RelayBase {
             readPending = false;
             Scratch scratch = SCRATCH.get();
             long address = scratch.address;
+            // The preface goes first in the buffer, so it leaves in the same write as the client's first bytes.
+            int first = 0;
+            if (this == client && preface != null) {
+                first = preface.length;
+                scratch.buffer.put(0, preface);
+                preface = null;
+            }
             for (;;) {
                 int n;
                 try {
-                    n = fd.readAddress(address, 0, READ_SIZE);
+                    n = fd.readAddress(address, first, READ_SIZE);
                 } catch (IOException | RuntimeException e) {
                     reset(this, e);
                     return;
+                }
+                if (n > 0) {
+                    bytes += n;
+                    uncredited += n;
+                }
+                // With nothing read (EAGAIN or the end), a preface still goes out: the backend may speak first.
+                int total = first + Math.max(n, 0);
+                first = 0;
+                if (total > 0) {
+                    int written;
+                    try {
+                        if (rdHup && !peer.corked) {
+                            peer.cork();
+                        }
+                        written = peer.fd.writeAddress(address, 0, total);
+                    } catch (IOException | RuntimeException e) {
+                        reset(peer, e);
+                        return;
+                    }
+                    if (written < total) {
+                        // An end of input behind these bytes is read again once they are written.
+                        peer.hold(scratch.buffer, written, total);
+                        observer.readingPaused(reads);
+                        break;
+                    }
                 }
                 if (n == 0) {
                     break; // EAGAIN: the next edge brings more
@@ -391,24 +516,7 @@ final class EpollRelay extends RelayBase {
                     inputEnded();
                     break;
                 }
-                bytes += n;
-                uncredited += n;
-                int written;
-                try {
-                    if (rdHup && !peer.corked) {
-                        peer.cork();
-                    }
-                    written = peer.fd.writeAddress(address, 0, n);
-                } catch (IOException | RuntimeException e) {
-                    reset(peer, e);
-                    return;
-                }
-                if (written < n) {
-                    peer.hold(scratch.buffer, written, n);
-                    observer.readingPaused(reads);
-                    break;
-                }
-                if (n < READ_SIZE && !rdHup) {
+                if (total < READ_SIZE && !rdHup) {
                     break; // a short read emptied the socket; only an end of input could hide behind it
                 }
             }

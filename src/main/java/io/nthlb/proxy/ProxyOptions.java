@@ -17,9 +17,11 @@ import java.util.Objects;
  * @param waterMark      per-direction write-buffer bounds: reading the other side pauses above high and
  *                       resumes below low
  * @param allocator      where buffers come from (pooled direct by default)
+ * @param clientAddressing how backends learn the real client: PROXY headers sent or accepted, transparent mode
  */
 public record ProxyOptions(Transport transport, int threads, Duration connectTimeout, Duration idleTimeout,
-                           boolean bindAny, WriteBufferWaterMark waterMark, ByteBufAllocator allocator) {
+                           boolean bindAny, WriteBufferWaterMark waterMark, ByteBufAllocator allocator,
+                           ClientAddressing clientAddressing) {
 
     /** The kernel's conntrack keeps an idle established TCP connection for 5 days; so does nthlb by default. */
     public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofDays(5);
@@ -31,6 +33,7 @@ public record ProxyOptions(Transport transport, int threads, Duration connectTim
         Objects.requireNonNull(transport, "transport");
         Objects.requireNonNull(waterMark, "waterMark");
         Objects.requireNonNull(allocator, "allocator");
+        Objects.requireNonNull(clientAddressing, "clientAddressing");
         if (threads < 1) {
             throw new IllegalArgumentException("threads: " + threads + " (expected: >= 1)");
         }
@@ -43,12 +46,16 @@ public record ProxyOptions(Transport transport, int threads, Duration connectTim
         if (bindAny && transport.freeBindOption() == null) {
             throw new IllegalArgumentException("--bind-any needs the epoll or io_uring transport (nio cannot set IP_FREEBIND)");
         }
+        if (clientAddressing.transparent() && transport.transparentOption() == null) {
+            throw new IllegalArgumentException("--transparent needs the epoll or io_uring transport"
+                    + " (nio cannot set IP_TRANSPARENT)");
+        }
     }
 
     /** The defaults on {@code transport}: {@link #defaultThreads()}, 5 s connect timeout, 5 days idle. */
     public static ProxyOptions defaults(Transport transport) {
         return new ProxyOptions(transport, defaultThreads(), DEFAULT_CONNECT_TIMEOUT,
-                DEFAULT_IDLE_TIMEOUT, false, DEFAULT_WATER_MARK, ByteBufAllocator.DEFAULT);
+                DEFAULT_IDLE_TIMEOUT, false, DEFAULT_WATER_MARK, ByteBufAllocator.DEFAULT, ClientAddressing.NONE);
     }
 
     /**
@@ -64,26 +71,30 @@ public record ProxyOptions(Transport transport, int threads, Duration connectTim
     }
 
     public ProxyOptions withThreads(int n) {
-        return new ProxyOptions(transport, n, connectTimeout, idleTimeout, bindAny, waterMark, allocator);
+        return new ProxyOptions(transport, n, connectTimeout, idleTimeout, bindAny, waterMark, allocator, clientAddressing);
     }
 
     public ProxyOptions withConnectTimeout(Duration d) {
-        return new ProxyOptions(transport, threads, d, idleTimeout, bindAny, waterMark, allocator);
+        return new ProxyOptions(transport, threads, d, idleTimeout, bindAny, waterMark, allocator, clientAddressing);
     }
 
     public ProxyOptions withIdleTimeout(Duration d) {
-        return new ProxyOptions(transport, threads, connectTimeout, d, bindAny, waterMark, allocator);
+        return new ProxyOptions(transport, threads, connectTimeout, d, bindAny, waterMark, allocator, clientAddressing);
     }
 
     public ProxyOptions withBindAny(boolean b) {
-        return new ProxyOptions(transport, threads, connectTimeout, idleTimeout, b, waterMark, allocator);
+        return new ProxyOptions(transport, threads, connectTimeout, idleTimeout, b, waterMark, allocator, clientAddressing);
     }
 
     public ProxyOptions withWaterMark(WriteBufferWaterMark w) {
-        return new ProxyOptions(transport, threads, connectTimeout, idleTimeout, bindAny, w, allocator);
+        return new ProxyOptions(transport, threads, connectTimeout, idleTimeout, bindAny, w, allocator, clientAddressing);
     }
 
     public ProxyOptions withAllocator(ByteBufAllocator a) {
-        return new ProxyOptions(transport, threads, connectTimeout, idleTimeout, bindAny, waterMark, a);
+        return new ProxyOptions(transport, threads, connectTimeout, idleTimeout, bindAny, waterMark, a, clientAddressing);
+    }
+
+    public ProxyOptions withClientAddressing(ClientAddressing c) {
+        return new ProxyOptions(transport, threads, connectTimeout, idleTimeout, bindAny, waterMark, allocator, c);
     }
 }

@@ -4,6 +4,7 @@ import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoop;
@@ -210,8 +211,11 @@ public final class ProxyServer implements AutoCloseable {
      * Starts connecting to {@code backend} from a new channel on {@code loop} (the client's own loop), with
      * {@code handler} as its only handler. Built by hand rather than by cloning a {@code Bootstrap}: this runs
      * once per connection, and a clone copies option maps and sets each option through a generic path.
+     *
+     * @param source with {@code --transparent}, the client's address to connect from; otherwise {@code null}
      */
-    ChannelFuture connectBackend(EventLoop loop, ChannelHandler handler, InetSocketAddress backend) {
+    ChannelFuture connectBackend(EventLoop loop, ChannelHandler handler, InetSocketAddress backend,
+                                 InetSocketAddress source) {
         SocketChannel channel = options.transport().newSocketChannel(backend);
         SocketChannelConfig config = channel.config();
         config.setAutoRead(false);
@@ -223,16 +227,21 @@ public final class ProxyServer implements AutoCloseable {
         config.setWriteBufferWaterMark(options.waterMark());
         config.setAllocator(options.allocator());
         config.setRecvByteBufAllocator(READS);
+        if (source != null) {
+            // As EpollRelay.bindToClient: the client's address and port, shared with other backends if need be.
+            config.setOption(options.transport().transparentOption(), true);
+            config.setOption(ChannelOption.SO_REUSEADDR, true);
+        }
         channel.pipeline().addLast(handler);
         ChannelFuture registered = loop.register(channel);
         if (registered.isDone()) {
             // The usual case: registering on the loop we run on completes at once.
-            return registered.isSuccess() ? channel.connect(backend) : registered;
+            return registered.isSuccess() ? channel.connect(backend, source) : registered;
         }
         ChannelPromise connected = channel.newPromise();
         registered.addListener(f -> {
             if (f.isSuccess()) {
-                channel.connect(backend, connected);
+                channel.connect(backend, source, connected);
             } else {
                 connected.setFailure(f.cause());
             }

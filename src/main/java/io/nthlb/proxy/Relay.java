@@ -36,6 +36,8 @@ final class Relay extends RelayBase implements ChannelFutureListener {
     final Side clientSide;
     private final Side backendSide;
     private Channel backend;
+    /** With {@code --accept-proxy}: what the client has sent while its PROXY header is being read. */
+    private ByteBuf headerBytes;
 
     Relay(ProxyServer server, long id, Channel client) {
         super(server, id, client.eventLoop(), (InetSocketAddress) client.remoteAddress(),
@@ -56,9 +58,42 @@ final class Relay extends RelayBase implements ChannelFutureListener {
             abort(client);
             return;
         }
-        ChannelFuture connect = server.connectBackend(client.eventLoop(), backendSide, target);
+        byte[] preface = backendPreface(headerBytes);
+        if (headerBytes != null) {
+            headerBytes.release();
+            headerBytes = null;
+        }
+        backendSide.preface = preface == null ? null : Unpooled.wrappedBuffer(preface);
+        InetSocketAddress source = server.options().clientAddressing().transparent() ? clientAddress : null;
+        ChannelFuture connect = server.connectBackend(client.eventLoop(), backendSide, target, source);
         backend = connect.channel();
         connect.addListener(this);
+    }
+
+    /**
+     * {@code --accept-proxy}: keeps what the client sends until its PROXY header is complete, then routes the
+     * connection; what came after the header is relayed first.
+     */
+    private void proxyHeaderRead(ByteBuf buf) {
+        if (headerBytes == null) {
+            headerBytes = buf;
+        } else {
+            headerBytes.writeBytes(buf);
+            buf.release();
+        }
+        int upTo = proxyHeaderReceived(headerBytes);
+        if (upTo < 0) {
+            headerBytes.release();
+            headerBytes = null;
+            abort(client);
+        } else if (upTo == 0) {
+            // What followed the header is the client's: counted as such, relayed as the backend preface's tail.
+            clientSide.bytes += headerBytes.readableBytes();
+            clientSide.uncredited += headerBytes.readableBytes();
+            start();
+        } else {
+            client.read();
+        }
     }
 
     /** The backend connection attempt finished (Netty's own connect timeout included). */
@@ -75,8 +110,9 @@ final class Relay extends RelayBase implements ChannelFutureListener {
             return;
         }
         backendConnected();
-        if (clientSide.bytes != 0) {
-            // Bytes the client sent early (epoll reads on EPOLLRDHUP even with AUTO_READ off) were queued.
+        if (clientSide.bytes != 0 || backendSide.prefaceQueued) {
+            // Bytes the client sent early (epoll reads on EPOLLRDHUP even with AUTO_READ off) were queued, and so
+            // was the preface (see Side.channelRegistered); the backend may speak first, so it goes now.
             backend.flush();
         }
         if (clientSide.inputShutdown) {
@@ -90,6 +126,10 @@ final class Relay extends RelayBase implements ChannelFutureListener {
 
     @Override
     void resetBoth() {
+        if (headerBytes != null) {
+            headerBytes.release();
+            headerBytes = null;
+        }
         abort(client);
         abort(backend);
     }
@@ -153,7 +193,10 @@ final class Relay extends RelayBase implements ChannelFutureListener {
         Side peer;
         /** Bytes read from this side's channel. */
         long bytes;
-        private long uncredited;
+        long uncredited;
+        /** On the backend side: what goes out before any of the client's bytes (see RelayBase.backendPreface). */
+        ByteBuf preface;
+        boolean prefaceQueued;
         /** This side's peer sent FIN: nothing more will be read here. */
         boolean inputShutdown;
         /** Our FIN went out on this side's channel, after everything the other side sent before its FIN. */
@@ -171,8 +214,25 @@ final class Relay extends RelayBase implements ChannelFutureListener {
         }
 
         @Override
+        public void channelRegistered(ChannelHandlerContext ctx) {
+            if (preface != null) {
+                // Queued before connect, so it is ahead of anything the client sends; flushed once connected.
+                ctx.write(preface, ctx.voidPromise());
+                preface = null;
+                prefaceQueued = true;
+            }
+            ctx.fireChannelRegistered();
+        }
+
+        @Override
         public void channelActive(ChannelHandlerContext ctx) {
-            if (this == clientSide) {
+            if (this != clientSide) {
+                return;
+            }
+            if (server.options().clientAddressing().acceptProxy()) {
+                awaitProxyHeader();
+                client.read();
+            } else {
                 start();
             }
         }
@@ -184,6 +244,10 @@ final class Relay extends RelayBase implements ChannelFutureListener {
                 return;
             }
             ByteBuf buf = (ByteBuf) msg;
+            if (awaitingHeader) {
+                proxyHeaderRead(buf);
+                return;
+            }
             int n = buf.readableBytes();
             bytes += n;
             uncredited += n;
@@ -237,7 +301,11 @@ final class Relay extends RelayBase implements ChannelFutureListener {
 
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-            if (evt == ChannelInputShutdownEvent.INSTANCE) {
+            if (evt == ChannelInputShutdownEvent.INSTANCE && awaitingHeader && ending == null) {
+                inputShutdown = true;
+                badProxyHeader("the client ended its output before its header was complete");
+                resetBoth();
+            } else if (evt == ChannelInputShutdownEvent.INSTANCE) {
                 inputShutdown = true;
                 // Before the backend connects, the client's FIN waits: the connect listener passes it on.
                 if (ending == null && (this != clientSide || backendConnected)) {

@@ -1,11 +1,13 @@
 package io.nthlb.proxy;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
+import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -27,14 +29,17 @@ abstract class RelayBase implements Connection, Runnable {
     final ProxyServer server;
     final long id;
     final EventLoop loop;
-    final InetSocketAddress clientAddress;
-    final InetSocketAddress localAddress;
+    /** The client and the address it connected to; with {@code --accept-proxy}, as its PROXY header says. */
+    InetSocketAddress clientAddress;
+    InetSocketAddress localAddress;
     final InetSocketAddress listenerAddress;
     final long startNanos;
 
     Route route;
     ConnectionObserver observer = ConnectionObserver.NONE;
     boolean backendConnected;
+    /** With {@code --accept-proxy}, until the client's PROXY header has been read: the timer is its deadline. */
+    boolean awaitingHeader;
     Ending ending;
     private long endNanos;
     long lastActivityNanos;
@@ -79,6 +84,74 @@ abstract class RelayBase implements Connection, Runnable {
         return target;
     }
 
+    /**
+     * With {@code --accept-proxy}: the connection counts as open (a drain waits for it) but is not routed until
+     * its PROXY header has been read, within the header timeout.
+     */
+    final void awaitProxyHeader() {
+        awaitingHeader = true;
+        route = Route.none("-");
+        server.opened(this);
+        timer = loop.schedule(this, server.options().clientAddressing().headerTimeout().toNanos(),
+                TimeUnit.NANOSECONDS);
+    }
+
+    /**
+     * Looks for the PROXY header in {@code received}, everything the client has sent so far. Returns how many
+     * bytes there must be in all before it can tell (read no more than that: see {@link ProxyHeader.Incomplete}),
+     * or 0 when the header is complete: its bytes are skipped, what is left in {@code received} is payload, and
+     * the connection's client and local addresses are the ones it carries. Returns -1 when it is not a valid
+     * header: the connection has ended and the caller resets the client.
+     */
+    final int proxyHeaderReceived(ByteBuf received) {
+        ProxyHeader.Parse parse = ProxyHeader.parse(received);
+        if (parse instanceof ProxyHeader.Incomplete incomplete) {
+            return incomplete.readUpTo();
+        }
+        if (parse instanceof ProxyHeader.Malformed malformed) {
+            badProxyHeader(malformed.reason());
+            return -1;
+        }
+        ProxyHeader.Header header = (ProxyHeader.Header) parse;
+        received.skipBytes(header.length());
+        if (header.source() != null) {
+            clientAddress = header.source();
+            localAddress = header.destination();
+        }
+        awaitingHeader = false;
+        timer.cancel(false);
+        timer = null;
+        return 0;
+    }
+
+    /** The client's PROXY header is missing, malformed or truncated: ends the connection (the caller resets). */
+    final void badProxyHeader(String why) {
+        if (log.isDebugEnabled()) {
+            log.debug("conn {}: bad PROXY header from {}: {}", id, Addresses.format(clientAddress), why);
+        }
+        end(Ending.BAD_PROXY_HEADER);
+    }
+
+    /**
+     * What the backend must receive before anything more the client sends: the PROXY header for this listener's
+     * {@code --send-proxy}, then {@code payload} (bytes that arrived with an accepted header); {@code null}
+     * when both are empty.
+     */
+    final byte[] backendPreface(ByteBuf payload) {
+        ProxyHeader.Version version = server.options().clientAddressing().sendProxyFor(listenerAddress);
+        int more = payload == null ? 0 : payload.readableBytes();
+        if (version == null && more == 0) {
+            return null;
+        }
+        byte[] header = version == null ? new byte[0] : ProxyHeader.encode(version, clientAddress, localAddress);
+        if (more == 0) {
+            return header;
+        }
+        byte[] preface = Arrays.copyOf(header, header.length + more);
+        payload.readBytes(preface, header.length, more);
+        return preface;
+    }
+
     /** Arms the timer that resets a backend which does not answer within the connect timeout. */
     final void startConnectTimer() {
         timer = loop.schedule(this, server.connectTimeoutNanos(), TimeUnit.NANOSECONDS);
@@ -111,6 +184,11 @@ abstract class RelayBase implements Connection, Runnable {
     @Override
     public final void run() {
         if (ending != null) {
+            return;
+        }
+        if (awaitingHeader) {
+            badProxyHeader("none within " + server.options().clientAddressing().headerTimeout());
+            resetBoth();
             return;
         }
         if (!backendConnected) {
@@ -152,6 +230,11 @@ abstract class RelayBase implements Connection, Runnable {
 
     /** Records how the connection ended, exactly once, and tells everyone who counts. */
     final void end(Ending how) {
+        if (awaitingHeader) {
+            // Never routed: observers hear of it as of a connection no rule NATs, accepted and ended at once.
+            awaitingHeader = false;
+            observer = server.observer().accepted(this);
+        }
         ending = how;
         endNanos = System.nanoTime();
         if (timer != null) {

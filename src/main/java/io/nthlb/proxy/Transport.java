@@ -50,6 +50,11 @@ public enum Transport {
         }
 
         @Override
+        ChannelOption<Boolean> transparentOption() {
+            return EpollChannelOption.IP_TRANSPARENT;
+        }
+
+        @Override
         boolean acceptsOnEveryEventLoop() {
             return true;
         }
@@ -95,6 +100,11 @@ public enum Transport {
         }
 
         @Override
+        ChannelOption<Boolean> transparentOption() {
+            return null;
+        }
+
+        @Override
         boolean acceptsOnEveryEventLoop() {
             return false;
         }
@@ -129,6 +139,11 @@ public enum Transport {
         @Override
         ChannelOption<Boolean> freeBindOption() {
             return IoUringChannelOption.IP_FREEBIND;
+        }
+
+        @Override
+        ChannelOption<Boolean> transparentOption() {
+            return IoUringChannelOption.IP_TRANSPARENT;
         }
 
         @Override
@@ -168,6 +183,12 @@ public enum Transport {
 
     /** The channel option that sets IP_FREEBIND, or {@code null} when the transport cannot set it. */
     abstract ChannelOption<Boolean> freeBindOption();
+
+    /**
+     * The channel option that sets IP_TRANSPARENT (a socket may bind an address this host does not own, the
+     * client's), or {@code null} when the transport cannot set it.
+     */
+    abstract ChannelOption<Boolean> transparentOption();
 
     /**
      * Whether each event loop gets its own listening socket through SO_REUSEPORT, so the kernel spreads new
