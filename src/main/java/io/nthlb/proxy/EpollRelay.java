@@ -222,6 +222,9 @@ final class EpollRelay extends RelayBase {
                 return;
             }
             if (upTo == 0) {
+                // Read with the header, these are the client's first bytes: they go out in the backend preface.
+                client.bytes += headerBytes.readableBytes();
+                client.uncredited += headerBytes.readableBytes();
                 // The rest may be in the socket already, and no new edge would announce it.
                 client.readPending = true;
                 start();
