@@ -1,5 +1,6 @@
 package io.nthlb.proxy;
 
+import io.netty.channel.ChannelException;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.LinuxSocket;
 import java.io.IOException;
@@ -25,7 +26,8 @@ public final class TransparentProbe {
         try {
             socket.setIntOpt(SOL_IP, IP_TRANSPARENT, 1);
             return null;
-        } catch (IOException e) {
+        } catch (IOException | ChannelException e) {
+            // Netty reports a failed setsockopt as a ChannelException wrapping the errno's message.
             return "--transparent needs the CAP_NET_ADMIN capability, to set IP_TRANSPARENT on backend sockets ("
                     + e.getMessage() + "); run nthlb as root or grant it (systemd: AmbientCapabilities=CAP_NET_ADMIN)";
         } finally {
