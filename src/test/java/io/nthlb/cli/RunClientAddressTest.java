@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.nthlb.proxy.ProxyHeader;
-import java.io.File;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -13,6 +12,7 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -66,7 +66,7 @@ class RunClientAddressTest {
         RunCommand run = new RunCommand();
         run.signals = ShutdownSignals.manual();
         String file = rules(vip).toString();
-        CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> execute(run, "--threads", "1",
+        CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> execute(run, "--threads", "1", "--admin", "off",
                 "--send-proxy", "v2@127.0.0.1:" + vip, "--send-proxy", "v1", "--accept-proxy", file));
         var addressing = run.started.get(30, TimeUnit.SECONDS).server().options().clientAddressing();
         assertThat(addressing.sendProxyFor(new InetSocketAddress(InetAddress.getLoopbackAddress(), vip)))
@@ -87,14 +87,14 @@ class RunClientAddressTest {
     @Test
     void transparentWithoutCapNetAdminExitsTwoNamingTheCapability() throws Exception {
         List<String> command = new ArrayList<>();
-        if (new com.sun.security.auth.module.UnixSystem().getUid() == 0) {
-            assumeTrue(new File("/usr/bin/setpriv").canExecute() || new File("/bin/setpriv").canExecute(),
-                    "setpriv (util-linux) is needed to drop root's capabilities");
-            command.addAll(List.of("setpriv", "--inh-caps=-net_admin,-net_raw",
-                    "--bounding-set=-net_admin,-net_raw", "--"));
+        if (RunCommandTest.effectiveUid() == 0) {
+            List<String> dropCapabilities = List.of("setpriv", "--inh-caps=-net_admin,-net_raw",
+                    "--bounding-set=-net_admin,-net_raw", "--");
+            assumeTrue(RunCommandTest.runsCleanly(dropCapabilities, "true"), "setpriv cannot drop capabilities here");
+            command.addAll(dropCapabilities);
         }
-        command.addAll(List.of(ProcessHandle.current().info().command().orElse("java"), "-cp",
-                System.getProperty("java.class.path"), "io.nthlb.Main", "run", "--transparent",
+        command.addAll(List.of(Paths.get(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+                System.getProperty("java.class.path"), "io.nthlb.Main", "run", "--admin", "off", "--transparent",
                 rules(RunCommandTest.freePort()).toString()));
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);

@@ -175,7 +175,7 @@ class RunCommandTest {
         }
     }
 
-    private static int effectiveUid() throws IOException {
+    static int effectiveUid() throws IOException {
         for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
             if (line.startsWith("Uid:")) {
                 return Integer.parseInt(line.split("\\s+")[2]); // real, effective, saved, filesystem
@@ -184,7 +184,7 @@ class RunCommandTest {
         throw new IllegalStateException("no Uid line in /proc/self/status");
     }
 
-    private static boolean runsCleanly(List<String> prefix, String command) throws InterruptedException {
+    static boolean runsCleanly(List<String> prefix, String command) throws InterruptedException {
         List<String> all = new ArrayList<>(prefix);
         all.add(command);
         try {
