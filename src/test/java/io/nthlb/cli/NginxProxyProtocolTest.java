@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import io.nthlb.proxy.Transport;
 import java.io.File;
 import java.io.IOException;
-import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.InetAddress;
 import java.net.Socket;
@@ -23,7 +22,6 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
-import picocli.CommandLine;
 
 /**
  * A real consumer of {@code --send-proxy}: Debian's nginx as the backend, listening with {@code proxy_protocol},
@@ -99,10 +97,8 @@ class NginxProxyProtocolTest {
         RunCommand run = new RunCommand();
         run.signals = ShutdownSignals.manual();
         StringWriter err = new StringWriter();
-        CommandLine cmd = new CommandLine(run);
-        cmd.setErr(new PrintWriter(err, true));
-        CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> cmd.execute("--transport", transport,
-                "--threads", "2", "--admin", "off", "--send-proxy", version, rules.toString()));
+        CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> RunCommandTest.execute(run, err,
+                "--transport", transport, "--threads", "2", "--admin", "off", "--send-proxy", version, rules.toString()));
         run.started.get(30, TimeUnit.SECONDS);
         try {
             for (int i = 0; i < 2; i++) {

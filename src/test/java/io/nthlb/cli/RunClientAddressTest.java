@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.nthlb.proxy.ProxyHeader;
 import java.io.IOException;
-import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -21,7 +20,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import picocli.CommandLine;
 
 /** {@code run}'s --send-proxy, --accept-proxy and --transparent: what they accept, and how they refuse. */
 class RunClientAddressTest {
@@ -38,9 +36,7 @@ class RunClientAddressTest {
     }
 
     private int execute(RunCommand run, String... args) {
-        CommandLine cmd = new CommandLine(run);
-        cmd.setErr(new PrintWriter(err, true));
-        return cmd.execute(args);
+        return RunCommandTest.execute(run, err, args);
     }
 
     @ParameterizedTest

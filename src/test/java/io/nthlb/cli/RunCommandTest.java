@@ -70,6 +70,11 @@ class RunCommandTest {
     }
 
     private int execute(RunCommand run, String... args) {
+        return execute(run, err, args);
+    }
+
+    /** Runs {@code run} with {@code args} as picocli would, its error output going to {@code err}. */
+    static int execute(RunCommand run, StringWriter err, String... args) {
         CommandLine cmd = new CommandLine(run);
         cmd.setErr(new PrintWriter(err, true));
         return cmd.execute(args);

@@ -25,6 +25,7 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiFunction;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -110,38 +111,35 @@ class ClientAddressRelayTest {
     @ParameterizedTest
     @EnumSource(Transport.class)
     void sendsTheVersion1HeaderAheadOfTheClientsBytes(Transport transport) throws Exception {
-        Recorder r = recorder();
-        InetSocketAddress vip = start(transport, ClientAddressing.NONE.withSendProxy(ProxyHeader.Version.V1),
-                r.backend.address()).get(0);
-        try (Socket s = connect(vip)) {
-            s.getOutputStream().write(PAYLOAD);
-            s.shutdownOutput();
-            assertThat(RelayTestSuite.read(s.getInputStream())).isEqualTo("ok");
-            String expected = "PROXY TCP4 127.0.0.1 127.0.0.1 " + s.getLocalPort() + " " + vip.getPort() + "\r\n";
-            assertThat(r.next()).asString(StandardCharsets.US_ASCII)
-                    .isEqualTo(expected + new String(PAYLOAD, StandardCharsets.US_ASCII));
-        }
-        Connection c = observer.nextEnded();
-        assertThat(c.ending()).isEqualTo(Ending.CLOSED);
-        assertThat(c.bytesFromClient()).as("the header is nthlb's, not the client's").isEqualTo(PAYLOAD.length);
+        assertHeaderAheadOfTheClientsBytes(transport, ProxyHeader.Version.V1, (clientPort, vipPort) ->
+                ("PROXY TCP4 127.0.0.1 127.0.0.1 " + clientPort + " " + vipPort + "\r\n").getBytes(StandardCharsets.US_ASCII));
     }
 
     @ParameterizedTest
     @EnumSource(Transport.class)
     void sendsTheVersion2HeaderAheadOfTheClientsBytes(Transport transport) throws Exception {
+        // Signature, version 2 PROXY, AF_INET STREAM, 12 bytes of addresses and ports, big-endian.
+        assertHeaderAheadOfTheClientsBytes(transport, ProxyHeader.Version.V2, (clientPort, vipPort) ->
+                ByteBuffer.allocate(28).put(ProxyHeader.V2_SIGNATURE).put((byte) 0x21).put((byte) 0x11)
+                        .putShort((short) 12).put(new byte[] {127, 0, 0, 1}).put(new byte[] {127, 0, 0, 1})
+                        .putShort(clientPort.shortValue()).putShort(vipPort.shortValue()).array());
+    }
+
+    private void assertHeaderAheadOfTheClientsBytes(Transport transport, ProxyHeader.Version version,
+                                                    BiFunction<Integer, Integer, byte[]> expectedHeader)
+            throws Exception {
         Recorder r = recorder();
-        InetSocketAddress vip = start(transport, ClientAddressing.NONE.withSendProxy(ProxyHeader.Version.V2),
-                r.backend.address()).get(0);
+        InetSocketAddress vip = start(transport, ClientAddressing.NONE.withSendProxy(version), r.backend.address()).get(0);
         try (Socket s = connect(vip)) {
             s.getOutputStream().write(PAYLOAD);
             s.shutdownOutput();
             assertThat(RelayTestSuite.read(s.getInputStream())).isEqualTo("ok");
-            byte[] expected = ByteBuffer.allocate(28).put(ProxyHeader.V2_SIGNATURE).put((byte) 0x21).put((byte) 0x11)
-                    .putShort((short) 12).put(new byte[] {127, 0, 0, 1}).put(new byte[] {127, 0, 0, 1})
-                    .putShort((short) s.getLocalPort()).putShort((short) vip.getPort()).array();
-            assertThat(ByteBufUtil.hexDump(r.next())).isEqualTo(ByteBufUtil.hexDump(concat(expected, PAYLOAD)));
+            byte[] expected = concat(expectedHeader.apply(s.getLocalPort(), vip.getPort()), PAYLOAD);
+            assertThat(ByteBufUtil.hexDump(r.next())).isEqualTo(ByteBufUtil.hexDump(expected));
         }
-        assertThat(observer.nextEnded().ending()).isEqualTo(Ending.CLOSED);
+        Connection c = observer.nextEnded();
+        assertThat(c.ending()).isEqualTo(Ending.CLOSED);
+        assertThat(c.bytesFromClient()).as("the header is nthlb's, not the client's").isEqualTo(PAYLOAD.length);
     }
 
     @ParameterizedTest
