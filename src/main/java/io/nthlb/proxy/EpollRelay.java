@@ -79,8 +79,6 @@ final class EpollRelay extends RelayBase {
     private final IoEventLoop ioLoop;
     private final Half client;
     private Half backend;
-    /** With {@code --accept-proxy}: what the client has sent while its PROXY header is being read. */
-    private ByteBuf headerBytes;
     /**
      * What the backend gets before the client's next bytes (the PROXY header sent, payload that came with the one
      * accepted): written together with the client's first read, so that it costs no write of its own.
@@ -141,7 +139,7 @@ final class EpollRelay extends RelayBase {
         backend = new Half(Direction.BACKEND_TO_CLIENT, socket, socket);
         backend.peer = client;
         client.peer = backend;
-        preface = backendPreface(headerBytes);
+        preface = backendPreface();
         releaseHeaderBytes();
         boolean connected;
         try {
@@ -252,16 +250,8 @@ final class EpollRelay extends RelayBase {
         }
     }
 
-    private void releaseHeaderBytes() {
-        if (headerBytes != null) {
-            headerBytes.release();
-            headerBytes = null;
-        }
-    }
-
     @Override
     void resetBoth() {
-        releaseHeaderBytes();
         client.close(true);
         if (backend != null) {
             backend.close(true);

@@ -36,8 +36,6 @@ final class Relay extends RelayBase implements ChannelFutureListener {
     final Side clientSide;
     private final Side backendSide;
     private Channel backend;
-    /** With {@code --accept-proxy}: what the client has sent while its PROXY header is being read. */
-    private ByteBuf headerBytes;
 
     Relay(ProxyServer server, long id, Channel client) {
         super(server, id, client.eventLoop(), (InetSocketAddress) client.remoteAddress(),
@@ -58,11 +56,8 @@ final class Relay extends RelayBase implements ChannelFutureListener {
             abort(client);
             return;
         }
-        byte[] preface = backendPreface(headerBytes);
-        if (headerBytes != null) {
-            headerBytes.release();
-            headerBytes = null;
-        }
+        byte[] preface = backendPreface();
+        releaseHeaderBytes();
         backendSide.preface = preface == null ? null : Unpooled.wrappedBuffer(preface);
         InetSocketAddress source = server.options().clientAddressing().transparent() ? clientAddress : null;
         ChannelFuture connect = server.connectBackend(client.eventLoop(), backendSide, target, source);
@@ -83,8 +78,6 @@ final class Relay extends RelayBase implements ChannelFutureListener {
         }
         int upTo = proxyHeaderReceived(headerBytes);
         if (upTo < 0) {
-            headerBytes.release();
-            headerBytes = null;
             abort(client);
         } else if (upTo == 0) {
             // What followed the header is the client's: counted as such, relayed as the backend preface's tail.
@@ -126,10 +119,6 @@ final class Relay extends RelayBase implements ChannelFutureListener {
 
     @Override
     void resetBoth() {
-        if (headerBytes != null) {
-            headerBytes.release();
-            headerBytes = null;
-        }
         abort(client);
         abort(backend);
     }

@@ -40,6 +40,11 @@ abstract class RelayBase implements Connection, Runnable {
     boolean backendConnected;
     /** With {@code --accept-proxy}, until the client's PROXY header has been read: the timer is its deadline. */
     boolean awaitingHeader;
+    /**
+     * With {@code --accept-proxy}: what the client has sent while its header is read; after it, the payload that
+     * came with it, until {@link #backendPreface} takes that. Released when the connection ends, at the latest.
+     */
+    ByteBuf headerBytes;
     Ending ending;
     private long endNanos;
     long lastActivityNanos;
@@ -134,10 +139,11 @@ abstract class RelayBase implements Connection, Runnable {
 
     /**
      * What the backend must receive before anything more the client sends: the PROXY header for this listener's
-     * {@code --send-proxy}, then {@code payload} (bytes that arrived with an accepted header); {@code null}
-     * when both are empty.
+     * {@code --send-proxy}, then the payload that arrived with an accepted header (what is left in
+     * {@link #headerBytes}, which this takes); {@code null} when both are empty.
      */
-    final byte[] backendPreface(ByteBuf payload) {
+    final byte[] backendPreface() {
+        ByteBuf payload = headerBytes;
         ProxyHeader.Version version = server.options().clientAddressing().sendProxyFor(listenerAddress);
         int more = payload == null ? 0 : payload.readableBytes();
         if (version == null && more == 0) {
@@ -150,6 +156,13 @@ abstract class RelayBase implements Connection, Runnable {
         byte[] preface = Arrays.copyOf(header, header.length + more);
         payload.readBytes(preface, header.length, more);
         return preface;
+    }
+
+    final void releaseHeaderBytes() {
+        if (headerBytes != null) {
+            headerBytes.release();
+            headerBytes = null;
+        }
     }
 
     /** Arms the timer that resets a backend which does not answer within the connect timeout. */
@@ -237,6 +250,7 @@ abstract class RelayBase implements Connection, Runnable {
         }
         ending = how;
         endNanos = System.nanoTime();
+        releaseHeaderBytes();
         if (timer != null) {
             timer.cancel(false);
         }
