@@ -34,7 +34,8 @@ import picocli.CommandLine.Spec;
         exitCodeListHeading = "%nExit status:%n",
         exitCodeList = {"0:stopped by SIGTERM or SIGINT after draining",
                 "1:an unexpected failure",
-                "2:the rules file has errors, or a listener could not be opened"})
+                "2:the rules file has errors, an option is wrong or lacks the capability it needs, or a listener"
+                        + " could not be opened"})
 public final class RunCommand implements Callable<Integer> {
 
     private static final Logger log = LoggerFactory.getLogger(RunCommand.class);
