@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.nthlb.proxy.Transport;
 import java.io.File;
-import java.io.IOException;
 import java.io.StringWriter;
 import java.net.InetAddress;
 import java.net.Socket;
@@ -16,6 +15,8 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import io.nthlb.testing.Eventually;
+import io.nthlb.testing.FreePort;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
@@ -42,7 +43,7 @@ class NginxProxyProtocolTest {
     static void startNginx() throws Exception {
         File binary = new File("/usr/sbin/nginx");
         assumeTrue(binary.canExecute() || System.getenv("CI") != null, "nginx is not installed (apt-get install nginx)");
-        nginxPort = RunCommandTest.freePort();
+        nginxPort = FreePort.onLoopback();
         Path conf = dir.resolve("nginx.conf");
         Files.writeString(conf, String.join("\n",
                 "daemon off;",
@@ -91,7 +92,7 @@ class NginxProxyProtocolTest {
     @ParameterizedTest(name = "{0} --send-proxy {1}")
     @MethodSource("transportsAndVersions")
     void nginxSeesTheClientsOwnAddressAndPort(String transport, String version) throws Exception {
-        int vip = RunCommandTest.freePort();
+        int vip = FreePort.onLoopback();
         Path rules = dir.resolve("nginx-" + transport + version + ".rules");
         Files.writeString(rules, Demo.rules(vip, nginxPort, nginxPort));
         RunCommand run = new RunCommand();
@@ -119,15 +120,10 @@ class NginxProxyProtocolTest {
         assertThat(exit.get(30, TimeUnit.SECONDS)).as(err.toString()).isZero();
     }
 
-    /** nginx writes its access log line after the response; waits for it, up to 30 s. */
-    private static void awaitLogLine(String line) throws IOException, InterruptedException {
+    /** nginx writes its access log line after the response; waits for it. */
+    private static void awaitLogLine(String line) {
         Path log = dir.resolve("access.log");
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!Files.exists(log) || !Files.readAllLines(log).contains(line)) {
-            assertThat(System.nanoTime()).as("nginx logged %s; its log: %s", line,
-                    Files.exists(log) ? Files.readAllLines(log) : List.of()).isLessThan(deadline);
-            TimeUnit.MILLISECONDS.sleep(10);
-        }
+        Eventually.until(() -> Files.exists(log) && Files.readAllLines(log).contains(line), "nginx logged " + line);
     }
 
 }

@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import io.nthlb.testing.FreePort;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -51,14 +52,14 @@ class RunClientAddressTest {
     void wrongOptionsExitTwoNamingTheValue(String argsAndMessage) throws Exception {
         String[] parts = argsAndMessage.split("\\|");
         List<String> args = new ArrayList<>(List.of(parts[0].split(" ")));
-        args.add(rules(RunCommandTest.freePort()).toString());
+        args.add(rules(FreePort.onLoopback()).toString());
         assertThat(execute(new RunCommand(), args.toArray(String[]::new))).isEqualTo(2);
         assertThat(err.toString()).contains(parts[1]).doesNotContain("\tat ");
     }
 
     @Test
     void perListenerAndBareSendProxyAreKeptForTheRun() throws Exception {
-        int vip = RunCommandTest.freePort();
+        int vip = FreePort.onLoopback();
         RunCommand run = new RunCommand();
         run.signals = ShutdownSignals.manual();
         String file = rules(vip).toString();
@@ -91,7 +92,7 @@ class RunClientAddressTest {
         }
         command.addAll(List.of(Paths.get(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
                 System.getProperty("java.class.path"), "io.nthlb.Main", "run", "--admin", "off", "--transparent",
-                rules(RunCommandTest.freePort()).toString()));
+                rules(FreePort.onLoopback()).toString()));
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
