@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import ch.qos.logback.classic.Level;
 import io.netty.buffer.ByteBufUtil;
+import io.nthlb.testing.FreePort;
+import io.nthlb.testing.LoopbackBackend;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
@@ -25,8 +27,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiFunction;
-import io.nthlb.testing.FreePort;
-import io.nthlb.testing.LoopbackBackend;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
