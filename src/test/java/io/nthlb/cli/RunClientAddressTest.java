@@ -5,17 +5,21 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.nthlb.proxy.ProxyHeader;
 import io.nthlb.testing.FreePort;
+import io.nthlb.testing.LoopbackBackend;
 import java.io.IOException;
 import java.io.StringWriter;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -74,6 +78,34 @@ class RunClientAddressTest {
         assertThat(addressing.transparent()).isFalse();
         run.signals.received("SIGTERM");
         assertThat(exit.get(30, TimeUnit.SECONDS)).isZero();
+    }
+
+    @Test
+    void reloadKeepsTheHeaderGivenAtStart() throws Exception {
+        BlockingQueue<String> received = new LinkedBlockingQueue<>();
+        LoopbackBackend.Behaviour record = s -> received.add(new String(s.getInputStream().readAllBytes(),
+                StandardCharsets.US_ASCII));
+        try (LoopbackBackend before = new LoopbackBackend(record); LoopbackBackend after = new LoopbackBackend(record)) {
+            int vip = FreePort.onLoopback();
+            Path file = rules(vip);
+            Files.writeString(file, Demo.rules(vip, before.address().getPort(), before.address().getPort()));
+            RunCommand run = new RunCommand();
+            run.signals = ShutdownSignals.manual();
+            CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> execute(run, "--threads", "1",
+                    "--admin", "off", "--send-proxy", "v1", file.toString()));
+            var balancer = run.started.get(30, TimeUnit.SECONDS);
+            Files.writeString(file, Demo.rules(vip, after.address().getPort(), after.address().getPort()));
+            balancer.reload(file);
+            try (Socket s = new Socket(InetAddress.getLoopbackAddress(), vip)) {
+                s.getOutputStream().write('x');
+                s.shutdownOutput();
+                assertThat(received.poll(30, TimeUnit.SECONDS))
+                        .isEqualTo("PROXY TCP4 127.0.0.1 127.0.0.1 " + s.getLocalPort() + " " + vip + "\r\nx");
+            }
+            assertThat(after.accepted).hasValue(1);
+            run.signals.received("SIGTERM");
+            assertThat(exit.get(30, TimeUnit.SECONDS)).isZero();
+        }
     }
 
     /**
