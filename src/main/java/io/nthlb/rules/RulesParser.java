@@ -1,9 +1,13 @@
 package io.nthlb.rules;
 
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -44,17 +48,15 @@ public final class RulesParser {
     private final List<RuleError> warnings = new ArrayList<>();
     private int skippedOtherTables;
     private Origin firstSkipped;
+    private JumpGraph jumps = new JumpGraph();
     /**
-     * Whether every jump is checked for a loop as it is added, which finds the line that closes a loop but
-     * walks the whole chain graph per jump: quadratic on a kube-proxy table of tens of thousands of jumps.
+     * Whether a rule of this iptables-restore table was refused for its jumps: the kernel then refuses every
+     * later rule of the same table with the same words, as it checks the whole batch the failed rule is in.
      */
-    private final boolean checkLoopsPerJump;
-    /** Whether a table this parser built (and then replaced with {@code *nat} again) had a reachable loop. */
-    private boolean loopSeen;
+    private boolean jumpsRefused;
 
-    private RulesParser(String file, boolean checkLoopsPerJump) {
+    private RulesParser(String file) {
         this.file = file;
-        this.checkLoopsPerJump = checkLoopsPerJump;
         resetTable();
     }
 
@@ -69,24 +71,46 @@ public final class RulesParser {
 
     /** Parses a whole file's text; {@code file} names it in errors. Never throws for any input. */
     public static LoadResult parse(String file, String text) {
-        // Jumps only add edges to the chain graph, so when the finished graph has no loop a built-in chain
-        // can reach, no line on the way had one either, and one check at the end gives what a check per
-        // jump would. Only a file that does loop is read again, checking each jump, to name its line.
-        RulesParser parser = new RulesParser(file, false);
-        parser.parseText(text);
-        if (parser.loopSeen || parser.loopReachableFromBuiltIn(parser.chains)) {
-            parser = new RulesParser(file, true);
-            parser.parseText(text);
+        byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
+        try {
+            return parse(file, () -> new ByteArrayInputStream(bytes));
+        } catch (IOException e) {
+            throw new UncheckedIOException("reading bytes in memory", e);
+        }
+    }
+
+    /** Where the bytes of a rules file come from: opened once to see its format, then once to read it. */
+    interface Source {
+        InputStream open() throws IOException;
+    }
+
+    /**
+     * Parses the bytes {@code source} gives, in time linear in their length and memory bounded by the
+     * longest line nthlb takes plus the table itself; {@code file} names them in errors.
+     *
+     * @throws IOException when the source cannot be read
+     */
+    static LoadResult parse(String file, Source source) throws IOException {
+        RulesParser parser = new RulesParser(file);
+        boolean saveFormat;
+        try (InputStream in = source.open()) {
+            saveFormat = isSaveFormat(new SourceLines(in, RESTORE_LINE_LIMIT, ""));
+        }
+        try (InputStream in = source.open()) {
+            if (saveFormat) {
+                parser.parseSaveFile(new SourceLines(in, RESTORE_LINE_LIMIT, RESTORE_LINE_TOO_LONG));
+            } else {
+                parser.parseCommandFile(new SourceLines(in, COMMAND_LIMIT, COMMAND_TOO_LONG));
+            }
         }
         return parser.result();
     }
 
     private void resetTable() {
-        if (!checkLoopsPerJump && loopReachableFromBuiltIn(chains)) {
-            loopSeen = true;
-        }
         chains.clear();
         policies.clear();
+        jumps = new JumpGraph();
+        jumpsRefused = false;
         for (String name : Chain.BUILT_IN) {
             chains.put(name, new ArrayList<>());
             policies.put(name, "ACCEPT");
@@ -126,37 +150,58 @@ public final class RulesParser {
 
     // ---------------------------------------------------------------- file formats
 
-    private void parseText(String text) {
-        String[] lines = text.split("\n", -1);
-        boolean saveFormat = false;
-        for (String raw : lines) {
-            String line = raw.strip();
-            if (line.isEmpty() || line.startsWith("#")) {
-                continue;
+    /**
+     * The longest command nthlb takes: 2 MiB, the kernel's default limit on a program's arguments
+     * ({@code ARG_MAX}), past which bash could not run the iptables command either.
+     */
+    static final int COMMAND_LIMIT = 2 * 1024 * 1024;
+    private static final String COMMAND_TOO_LONG = "nthlb: command longer than " + COMMAND_LIMIT
+            + " bytes: bash could not run it either (Argument list too long)";
+    /** iptables-restore 1.8.9 reads a line into a 10240-byte buffer and cuts a longer one. */
+    static final int RESTORE_LINE_LIMIT = 10239;
+    private static final String RESTORE_LINE_TOO_LONG = "nthlb: line longer than " + RESTORE_LINE_LIMIT
+            + " bytes: iptables-restore would cut it";
+    /** iptables-restore 1.8.9 takes at most 251 words on a rule line, each under 1024 bytes. */
+    private static final int RESTORE_MAX_WORDS = 251;
+    private static final int RESTORE_MAX_WORD = 1023;
+
+    /** Whether the first line that says anything starts a table or declares a chain. */
+    private static boolean isSaveFormat(SourceLines lines) throws IOException {
+        for (SourceLines.Line raw = lines.next(); raw != null; raw = lines.next()) {
+            String line = raw.text() == null ? "" : raw.text().strip();
+            if (!line.isEmpty() && !line.startsWith("#")) {
+                return line.startsWith("*") || line.startsWith(":");
             }
-            saveFormat = line.startsWith("*") || line.startsWith(":");
-            break;
         }
-        if (saveFormat) {
-            parseSaveFile(lines);
-        } else {
-            parseCommandFile(lines);
-        }
+        return false;
     }
 
-    private void parseCommandFile(String[] lines) {
-        for (int i = 0; i < lines.length; i++) {
-            Origin origin = new Origin(file, i + 1);
-            String line = lines[i];
-            // A backslash at the end of a line continues the command, as in a shell script.
-            while (line.endsWith("\\") && i + 1 < lines.length) {
-                line = line.substring(0, line.length() - 1) + " " + lines[++i];
-            }
+    private void parseCommandFile(SourceLines lines) throws IOException {
+        SourceLines.Line raw;
+        while ((raw = lines.next()) != null) {
+            Origin origin = new Origin(file, raw.number());
+            ShellWords split = new ShellWords(COMMAND_LIMIT);
             List<String> words;
             try {
-                words = ShellWords.split(line);
+                // A backslash at the end of a line continues the command, as in a shell script.
+                while (raw.problem() == null && split.feed(raw.text())) {
+                    SourceLines.Line next = lines.next();
+                    if (next == null) {
+                        break;
+                    }
+                    raw = next;
+                }
+                if (raw.problem() != null) {
+                    errors.add(new RuleError(new Origin(file, raw.number()), raw.problem()));
+                    continue;
+                }
+                words = split.finish();
             } catch (ShellWords.QuotingException e) {
                 errors.add(new RuleError(origin, e.getMessage()));
+                continue;
+            }
+            if (split.tooLong()) {
+                errors.add(new RuleError(origin, COMMAND_TOO_LONG));
                 continue;
             }
             if (words.isEmpty()) {
@@ -180,12 +225,19 @@ public final class RulesParser {
         return base.equals("iptables") || base.equals("iptables-legacy") || base.equals("iptables-nft");
     }
 
-    private void parseSaveFile(String[] lines) {
+    private void parseSaveFile(SourceLines lines) throws IOException {
         String table = null;
         Origin tableOrigin = null;
-        for (int i = 0; i < lines.length; i++) {
-            Origin origin = new Origin(file, i + 1);
-            String line = lines[i].strip();
+        int count = 0;
+        SourceLines.Line raw;
+        while ((raw = lines.next()) != null) {
+            count = raw.number();
+            Origin origin = new Origin(file, raw.number());
+            if (raw.problem() != null) {
+                errors.add(new RuleError(origin, raw.problem()));
+                continue;
+            }
+            String line = raw.text().strip();
             if (line.isEmpty() || line.startsWith("#")) {
                 continue;
             }
@@ -233,12 +285,20 @@ public final class RulesParser {
                 }
                 words = words.subList(1, words.size());
             }
+            if (words.size() > RESTORE_MAX_WORDS) {
+                errors.add(new RuleError(origin, "Parser cannot handle more arguments"));
+                continue;
+            }
+            if (words.stream().anyMatch(w -> w.getBytes(StandardCharsets.UTF_8).length > RESTORE_MAX_WORD)) {
+                errors.add(new RuleError(origin, "Parameter too long!"));
+                continue;
+            }
             if (!words.isEmpty()) {
                 runCommand(origin, words, true);
             }
         }
         if (table != null) {
-            errors.add(new RuleError(tableOrigin, "COMMIT expected at line " + (lines.length)));
+            errors.add(new RuleError(tableOrigin, "COMMIT expected at line " + count));
         }
     }
 
@@ -260,7 +320,7 @@ public final class RulesParser {
         }
         String policy = parts[1];
         // The counters after the policy are not checked: iptables-restore 1.8.9 (nf_tables) takes
-        // ":PREROUTING ACCEPT", ":PREROUTING ACCEPT [x]" and ":FOO - [a:b]" alike (tried 2026-11-25).
+        // ":PREROUTING ACCEPT", ":PREROUTING ACCEPT [x]" and ":FOO - [a:b]" alike.
         if (Chain.BUILT_IN.contains(name)) {
             if (policy.equals("DROP")) {
                 errors.add(new RuleError(origin, DROP_IN_NAT));
@@ -348,11 +408,11 @@ public final class RulesParser {
                     }
                     List<String> options = new ArrayList<>(before);
                     options.addAll(args);
-                    addRule(origin, command, chain, position, options);
+                    addRule(origin, command, chain, position, options, restore);
                 }
                 case "-N" -> {
                     requireOnly(after, before, 2);
-                    newChain(origin, after.get(1));
+                    newChain(after.get(1));
                 }
                 case "-P" -> {
                     if (after.size() < 3) {
@@ -410,14 +470,14 @@ public final class RulesParser {
     }
 
     private static int parseRuleNumber(String number) {
-        long n = parseUnsignedOr(number, 10, -1);
+        long n = parseUnsigned(number, 10);
         if (n < 1 || n > Integer.MAX_VALUE) {
             throw new RuleException("Invalid rule number `" + number + "'");
         }
         return (int) n;
     }
 
-    private void newChain(Origin origin, String name) {
+    private void newChain(String name) {
         String problem = chainNameProblem(name);
         if (problem != null) {
             throw new RuleException(problem);
@@ -464,7 +524,8 @@ public final class RulesParser {
         policies.put(chain, policy);
     }
 
-    private void addRule(Origin origin, String command, String chain, int position, List<String> options) {
+    private void addRule(Origin origin, String command, String chain, int position, List<String> options,
+                         boolean restore) {
         // iptables parses the whole rule before it looks the chain up, so option errors come first.
         Rule rule = new RuleReader(origin, chain, options).read();
         List<Rule> rules = chains.get(chain);
@@ -475,22 +536,24 @@ public final class RulesParser {
             throw new RuleException("Index of insertion too big.");
         }
         checkHooks(rule, command);
-        boolean checkLoop = checkLoopsPerJump && rule.target() instanceof JumpTarget;
-        List<Rule> target = checkLoop ? new ArrayList<>(rules) : rules;
-        if (position < 0) {
-            target.add(rule);
-        } else {
-            target.add(position - 1, rule);
+        String refused = (command.equals("-A") ? "RULE_APPEND" : "RULE_INSERT")
+                + " failed (Too many links): rule in chain " + chain;
+        if (restore && jumpsRefused) {
+            throw new RuleException(refused);
         }
-        if (checkLoop) {
-            Map<String, List<Rule>> view = new HashMap<>(chains);
-            view.put(chain, target);
-            if (loopReachableFromBuiltIn(view)) {
-                // The kernel refuses a table in which a chain reachable from a hook reaches itself (ELOOP).
-                throw new RuleException((command.equals("-A") ? "RULE_APPEND" : "RULE_INSERT")
-                        + " failed (Too many links): rule in chain " + chain);
+        if (rule.target() instanceof JumpTarget jump) {
+            // The kernel refuses a rule that closes a loop a built-in chain reaches (ELOOP) or makes such a path
+            // too long (EMLINK) in the same words.
+            if (!jumps.allows(chain, jump.chain())) {
+                jumpsRefused = restore;
+                throw new RuleException(refused);
             }
-            chains.put(chain, target);
+            jumps.add(chain, jump.chain());
+        }
+        if (position < 0) {
+            rules.add(rule);
+        } else {
+            rules.add(position - 1, rule);
         }
     }
 
@@ -513,36 +576,6 @@ public final class RulesParser {
         }
     }
 
-    private static boolean loopReachableFromBuiltIn(Map<String, List<Rule>> view) {
-        // Depth-first walk from each built-in chain; a chain met again on the current path is a loop.
-        Set<String> done = new HashSet<>();
-        for (String root : Chain.BUILT_IN) {
-            if (cycleFrom(root, view, new HashSet<>(), done)) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private static boolean cycleFrom(String chain, Map<String, List<Rule>> view, Set<String> path,
-                                     Set<String> done) {
-        if (path.contains(chain)) {
-            return true;
-        }
-        if (done.contains(chain)) {
-            return false;
-        }
-        path.add(chain);
-        for (Rule rule : view.getOrDefault(chain, List.of())) {
-            if (rule.target() instanceof JumpTarget jump && cycleFrom(jump.chain(), view, path, done)) {
-                return true;
-            }
-        }
-        path.remove(chain);
-        done.add(chain);
-        return false;
-    }
-
     // ---------------------------------------------------------------- one rule's options
 
     /** Reads the options of one -A/-I rule, as iptables' command-line parser does, left to right. */
@@ -551,6 +584,8 @@ public final class RulesParser {
         private final String chain;
         private final List<String> words;
         private int pos;
+        /** The value of a {@code --option=value} word, read before the words after it. */
+        private String inlineValue;
         private boolean invert;
 
         private AddressMatch source = AddressMatch.ANY;
@@ -571,8 +606,8 @@ public final class RulesParser {
         }
 
         Rule read() {
-            while (pos < words.size()) {
-                String w = words.get(pos++);
+            while (inlineValue != null || pos < words.size()) {
+                String w = nextWord();
                 if (w.equals("!")) {
                     if (invert) {
                         throw new RuleException("multiple consecutive ! not allowed");
@@ -599,12 +634,20 @@ public final class RulesParser {
             return new Rule(chain, source, destination, in, out, protocol, built, t, origin);
         }
 
+        private String nextWord() {
+            String w = inlineValue;
+            if (w == null) {
+                return words.get(pos++);
+            }
+            inlineValue = null;
+            return w;
+        }
+
         private String argument(String option) {
-            if (pos >= words.size()) {
+            if (inlineValue == null && pos >= words.size()) {
                 throw new RuleException("option \"" + option + "\" requires an argument");
             }
-            String a = words.get(pos++);
-            return a;
+            return nextWord();
         }
 
         private boolean takeInvert() {
@@ -697,7 +740,7 @@ public final class RulesParser {
             if (w.startsWith("--") && eq > 0) {
                 option = w.substring(0, eq);
                 inline = w.substring(eq + 1);
-                words.add(pos, inline);
+                inlineValue = inline;
             }
             if (target != null && target.accepts(option)) {
                 target.option(option, this);
@@ -721,7 +764,7 @@ public final class RulesParser {
                 matches.remove(implicit);
             }
             if (inline != null) {
-                words.remove(pos);
+                inlineValue = null;
             }
             throw new RuleException("unknown option \"" + option + "\"");
         }
@@ -937,7 +980,7 @@ public final class RulesParser {
                     if (probability != null) {
                         throw excludes("--every");
                     }
-                    long n = parseUnsignedOr(arg, 0, -1);
+                    long n = parseUnsigned(arg, 0);
                     if (n < 1 || n > 0xFFFFFFFFL) {
                         throw new RuleException("statistic: bad value for option \"--every\", or out of range"
                                 + " (1-4294967295).");
@@ -952,7 +995,7 @@ public final class RulesParser {
                     if (inv) {
                         throw new RuleException("statistic: option \"--packet\" cannot be inverted.");
                     }
-                    long n = parseUnsignedOr(arg, 0, -1);
+                    long n = parseUnsigned(arg, 0);
                     if (n < 0 || n > 0xFFFFFFFFL) {
                         throw new RuleException("statistic: bad value for option \"--packet\", or out of range"
                                 + " (0-4294967295).");
@@ -1264,7 +1307,7 @@ public final class RulesParser {
                     mask = vm[1];
                 }
                 default -> {
-                    long v = parseUnsignedOr(arg, 0, -1);
+                    long v = parseUnsigned(arg, 0);
                     if (v < 0 || v > 0xFFFFFFFFL) {
                         throw new RuleException(bad);
                     }
@@ -1323,7 +1366,7 @@ public final class RulesParser {
                     idx = 4;
                 }
                 if (idx < 0) {
-                    long n = parseUnsignedOr(arg, 10, -1);
+                    long n = parseUnsigned(arg, 10);
                     if (n < 0 || n > 7) {
                         throw new RuleException("log level \"" + arg + "\" unknown");
                     }
@@ -1414,7 +1457,7 @@ public final class RulesParser {
                 }
                 prefix = len;
             } else {
-                long len = parseUnsignedOr(mask, 10, -1);
+                long len = parseUnsigned(mask, 10);
                 if (len < 0 || len > 32) {
                     throw new RuleException("invalid mask `" + mask + "' specified");
                 }
@@ -1443,7 +1486,7 @@ public final class RulesParser {
         if (known != null) {
             return known;
         }
-        long n = parseUnsignedOr(text, 10, -1);
+        long n = parseUnsigned(text, 10);
         if (n < 0 || n > 255) {
             throw new RuleException("unknown protocol \"" + text + "\" specified");
         }
@@ -1456,7 +1499,7 @@ public final class RulesParser {
         if (known != null) {
             return known;
         }
-        long n = parseUnsignedOr(text, 10, -1);
+        long n = parseUnsigned(text, 10);
         if (n < 0 || n > 65535) {
             throw new RuleException("invalid port/service `" + text + "' specified");
         }
@@ -1492,7 +1535,7 @@ public final class RulesParser {
     }
 
     private static int parseNatPort(String text) {
-        long n = parseUnsignedOr(text, 10, -1);
+        long n = parseUnsigned(text, 10);
         if (n < 0 || n > 65535) {
             throw new RuleException("Port `" + text + "' not valid");
         }
@@ -1503,10 +1546,10 @@ public final class RulesParser {
     static long[] parseValueMask(String text, String bad) {
         int slash = text.indexOf('/');
         String v = slash < 0 ? text : text.substring(0, slash);
-        long value = parseUnsignedOr(v, 0, -1);
+        long value = parseUnsigned(v, 0);
         long mask = 0xFFFFFFFFL;
         if (slash >= 0) {
-            mask = parseUnsignedOr(text.substring(slash + 1), 0, -1);
+            mask = parseUnsigned(text.substring(slash + 1), 0);
         }
         if (value < 0 || value > 0xFFFFFFFFL || mask < 0 || mask > 0xFFFFFFFFL) {
             throw new RuleException(bad);
@@ -1514,10 +1557,10 @@ public final class RulesParser {
         return new long[] {value, mask};
     }
 
-    /** Parses a non-negative integer in {@code base} (0 means C's auto-detect), or gives {@code fallback}. */
-    static long parseUnsignedOr(String text, int base, long fallback) {
+    /** Parses a non-negative integer in {@code base} (0 means C's auto-detect), or gives -1 for anything else. */
+    static long parseUnsigned(String text, int base) {
         if (text.isEmpty() || text.length() > 24) {
-            return fallback;
+            return -1;
         }
         int radix = base;
         String digits = text;
@@ -1533,15 +1576,15 @@ public final class RulesParser {
             }
         }
         if (digits.isEmpty()) {
-            return fallback;
+            return -1;
         }
         for (int i = 0; i < digits.length(); i++) {
             if (Character.digit(digits.charAt(i), radix) < 0) {
-                return fallback;
+                return -1;
             }
         }
         BigInteger value = new BigInteger(digits, radix);
-        return value.bitLength() > 62 ? fallback : value.longValue();
+        return value.bitLength() > 62 ? -1 : value.longValue();
     }
 
     /** An error in iptables' words, raised deep in option parsing and caught once per line. */
