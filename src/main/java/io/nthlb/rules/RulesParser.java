@@ -1213,17 +1213,7 @@ public final class RulesParser {
             if (name.equals("DNAT")) {
                 return new DnatTarget(range[0], range[1], ports, random, persistent);
             }
-            StringBuilder sb = new StringBuilder(toOption).append(' ').append(natRangeText(range[0], range[1], ports));
-            if (random) {
-                sb.append(" --random");
-            }
-            if (randomFully) {
-                sb.append(" --random-fully");
-            }
-            if (persistent) {
-                sb.append(" --persistent");
-            }
-            return new PassiveTarget("SNAT", sb.toString(), true);
+            return new SnatTarget(range[0], range[1], ports, random, randomFully, persistent);
         }
     }
 
@@ -1265,17 +1255,7 @@ public final class RulesParser {
             if (name.equals("REDIRECT")) {
                 return new RedirectTarget(ports, random);
             }
-            StringBuilder sb = new StringBuilder();
-            if (ports != null) {
-                sb.append("--to-ports ").append(portRangeText(ports, "-"));
-            }
-            if (random) {
-                sb.append(sb.length() > 0 ? " " : "").append("--random");
-            }
-            if (randomFully) {
-                sb.append(sb.length() > 0 ? " " : "").append("--random-fully");
-            }
-            return new PassiveTarget("MASQUERADE", sb.toString(), true);
+            return new MasqueradeTarget(ports, random, randomFully);
         }
     }
 
@@ -1334,8 +1314,7 @@ public final class RulesParser {
             if (value == null) {
                 throw new RuleException("MARK: One of the --set-xmark, --{and,or,xor,set}-mark options is required");
             }
-            return new PassiveTarget("MARK", "--set-xmark 0x" + Long.toHexString(value) + "/0x"
-                    + Long.toHexString(mask), false);
+            return new MarkTarget(value, mask);
         }
     }
 
@@ -1378,14 +1357,7 @@ public final class RulesParser {
 
         @Override
         Target build() {
-            StringBuilder sb = new StringBuilder();
-            if (prefix != null) {
-                sb.append("--log-prefix ").append(RulePrinter.quoted(prefix));
-            }
-            if (level != null && level != 4) {
-                sb.append(sb.length() > 0 ? " " : "").append("--log-level ").append(level);
-            }
-            return new PassiveTarget("LOG", sb.toString(), false);
+            return new LogTarget(prefix, level == null ? LogTarget.DEFAULT_LEVEL : level);
         }
     }
 
