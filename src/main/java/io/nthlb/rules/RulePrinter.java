@@ -119,17 +119,17 @@ public final class RulePrinter {
 
     private static String targetOptions(Target target) {
         if (target instanceof DnatTarget d) {
-            return " --to-destination " + RulesParser.natRangeText(d.firstAddress(), d.lastAddress(), d.ports())
+            return " --to-destination " + OptionValues.natRangeText(d.firstAddress(), d.lastAddress(), d.ports())
                     + (d.random() ? " --random" : "") + (d.persistent() ? " --persistent" : "");
         } else if (target instanceof RedirectTarget r) {
-            return (r.ports() == null ? "" : " --to-ports " + RulesParser.portRangeText(r.ports(), "-"))
+            return (r.ports() == null ? "" : " --to-ports " + OptionValues.portRangeText(r.ports(), "-"))
                     + (r.random() ? " --random" : "");
         } else if (target instanceof SnatTarget t) {
-            return " --to-source " + RulesParser.natRangeText(t.firstAddress(), t.lastAddress(), t.ports())
+            return " --to-source " + OptionValues.natRangeText(t.firstAddress(), t.lastAddress(), t.ports())
                     + (t.random() ? " --random" : "") + (t.randomFully() ? " --random-fully" : "")
                     + (t.persistent() ? " --persistent" : "");
         } else if (target instanceof MasqueradeTarget t) {
-            return (t.ports() == null ? "" : " --to-ports " + RulesParser.portRangeText(t.ports(), "-"))
+            return (t.ports() == null ? "" : " --to-ports " + OptionValues.portRangeText(t.ports(), "-"))
                     + (t.random() ? " --random" : "") + (t.randomFully() ? " --random-fully" : "");
         } else if (target instanceof MarkTarget t) {
             return " --set-xmark 0x" + Long.toHexString(t.value()) + "/0x" + Long.toHexString(t.mask());
@@ -162,7 +162,7 @@ public final class RulePrinter {
     }
 
     private static String ports(PortRange range) {
-        return RulesParser.portRangeText(range, ":");
+        return OptionValues.portRangeText(range, ":");
     }
 
     private static String portList(List<PortRange> list) {
@@ -187,7 +187,7 @@ public final class RulePrinter {
     }
 
     static String protocolName(int number) {
-        for (var e : RulesParser.PROTOCOLS.entrySet()) {
+        for (var e : OptionValues.PROTOCOLS.entrySet()) {
             if (e.getValue() == number) {
                 return e.getKey();
             }
@@ -370,17 +370,17 @@ public final class RulePrinter {
 
     private static String targetDescription(Target target) {
         if (target instanceof DnatTarget d) {
-            return " to:" + RulesParser.natRangeText(d.firstAddress(), d.lastAddress(), d.ports())
+            return " to:" + OptionValues.natRangeText(d.firstAddress(), d.lastAddress(), d.ports())
                     + (d.random() ? " random" : "") + (d.persistent() ? " persistent" : "");
         } else if (target instanceof RedirectTarget r) {
-            return (r.ports() == null ? "" : " redir ports " + RulesParser.portRangeText(r.ports(), "-"))
+            return (r.ports() == null ? "" : " redir ports " + OptionValues.portRangeText(r.ports(), "-"))
                     + (r.random() ? " random" : "");
         } else if (target instanceof SnatTarget t) {
-            return " to:" + RulesParser.natRangeText(t.firstAddress(), t.lastAddress(), t.ports())
+            return " to:" + OptionValues.natRangeText(t.firstAddress(), t.lastAddress(), t.ports())
                     + (t.random() ? " random" : "") + (t.randomFully() ? " random-fully" : "")
                     + (t.persistent() ? " persistent" : "");
         } else if (target instanceof MasqueradeTarget t) {
-            return (t.ports() == null ? "" : " masq ports: " + RulesParser.portRangeText(t.ports(), "-"))
+            return (t.ports() == null ? "" : " masq ports: " + OptionValues.portRangeText(t.ports(), "-"))
                     + (t.random() ? " random" : "") + (t.randomFully() ? " random-fully" : "");
         } else if (target instanceof MarkTarget t) {
             return markDescription(t.value(), t.mask());
