@@ -14,7 +14,9 @@ import io.nthlb.rules.TargetBuilder.MarkTargetBuilder;
 import io.nthlb.rules.TargetBuilder.NatTargetBuilder;
 import io.nthlb.rules.TargetBuilder.PortsTargetBuilder;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /** Reads the options of one -A/-I rule, as iptables' command-line parser does, left to right. */
@@ -38,6 +40,8 @@ final class RuleReader {
     ProtocolMatch protocol;
     private boolean protocolSeen;
     private final List<MatchBuilder> matches = new ArrayList<>();
+    /** Per option: the index of the match that took it last (-1 for none) and how many were loaded then. */
+    private final Map<String, int[]> takers = new HashMap<>();
     private TargetBuilder target;
 
     RuleReader(Origin origin, String chain, List<String> words, Set<String> chains) {
@@ -188,11 +192,10 @@ final class RuleReader {
             target.option(option, this);
             return;
         }
-        for (int i = matches.size() - 1; i >= 0; i--) {
-            if (matches.get(i).accepts(option)) {
-                matches.get(i).option(option, this);
-                return;
-            }
+        MatchBuilder taker = lastMatchTaking(option);
+        if (taker != null) {
+            taker.option(option, this);
+            return;
         }
         // iptables loads the protocol's own match (tcp or udp) for an option no loaded module knows.
         // iptables does this for `! -p tcp' too.
@@ -209,6 +212,24 @@ final class RuleReader {
             inlineValue = null;
         }
         throw new RuleException("unknown option \"" + option + "\"");
+    }
+
+    /**
+     * The match loaded last that takes {@code option}, or {@code null}. Each option remembers its answer and
+     * how many matches there were, so a rule of many matches and options is read in linear time.
+     */
+    private MatchBuilder lastMatchTaking(String option) {
+        int[] known = takers.get(option);
+        int from = known == null ? 0 : known[1];
+        int taker = known == null ? -1 : known[0];
+        for (int i = matches.size() - 1; i >= from; i--) {
+            if (matches.get(i).accepts(option)) {
+                taker = i;
+                break;
+            }
+        }
+        takers.put(option, new int[] {taker, matches.size()});
+        return taker < 0 ? null : matches.get(taker);
     }
 
     private MatchBuilder loadMatch(String name) {

@@ -168,6 +168,16 @@ class RulesFileLimitsTest {
     }
 
     @Test
+    void optionsForAnEarlyMatchAfterManyLaterMatchesAreReadInLinearTime() {
+        int n = 60_000;
+        String line = "iptables -t nat -A OUTPUT -m mark" + " -m comment".repeat(n) + " --mark 1".repeat(n) + " -j ACCEPT\n";
+        long start = System.nanoTime();
+        LoadResult r = parse(line);
+        assertThat(java.time.Duration.ofNanos(System.nanoTime() - start)).isLessThan(java.time.Duration.ofSeconds(20));
+        assertThat(errors(r)).containsExactly("t.rules:1: comment: option \"--comment\" must be specified");
+    }
+
+    @Test
     void restoreLinesKeepIptablesRestoresLimits() {
         String comments = " -m comment --comment x".repeat(63);
         LoadResult r = parse("*nat\n-A OUTPUT" + comments + " -j ACCEPT\n-A OUTPUT -m comment --comment "
