@@ -37,16 +37,34 @@ abstract class TargetBuilder {
         }
     }
 
+    /** The NAT targets: flags that take no value (each target accepts its own), and one option that does. */
+    abstract static class NatFlagsBuilder extends TargetBuilder {
+        boolean random;
+        boolean randomFully;
+        boolean persistent;
+
+        @Override
+        final void option(String o, RuleReader r) {
+            r.noInvert(o);
+            switch (o) {
+                case "--random" -> random = true;
+                case "--random-fully" -> randomFully = true;
+                case "--persistent" -> persistent = true;
+                default -> valueOption(o, r);
+            }
+        }
+
+        /** The target's option that takes a value. */
+        abstract void valueOption(String o, RuleReader r);
+    }
+
     /** DNAT and SNAT: one address range with an optional port range, plus flags. */
-    static final class NatTargetBuilder extends TargetBuilder {
+    static final class NatTargetBuilder extends NatFlagsBuilder {
         private final String name;
         private final String toOption;
         private String to;
         private int[] range;
         private PortRange ports;
-        private boolean random;
-        private boolean randomFully;
-        private boolean persistent;
 
         NatTargetBuilder(String name, String toOption) {
             this.name = name;
@@ -60,20 +78,12 @@ abstract class TargetBuilder {
         }
 
         @Override
-        void option(String o, RuleReader r) {
-            r.noInvert(o);
-            switch (o) {
-                case "--random" -> random = true;
-                case "--random-fully" -> randomFully = true;
-                case "--persistent" -> persistent = true;
-                default -> {
-                    if (to != null) {
-                        throw new RuleException(name + ": option \"" + toOption + "\" can only be used once.");
-                    }
-                    to = r.argument(o);
-                    parseTo(to, r);
-                }
+        void valueOption(String o, RuleReader r) {
+            if (to != null) {
+                throw new RuleException(name + ": option \"" + toOption + "\" can only be used once.");
             }
+            to = r.argument(o);
+            parseTo(to, r);
         }
 
         private void parseTo(String text, RuleReader r) {
@@ -112,11 +122,9 @@ abstract class TargetBuilder {
     }
 
     /** REDIRECT and MASQUERADE: an optional port range and flags. */
-    static final class PortsTargetBuilder extends TargetBuilder {
+    static final class PortsTargetBuilder extends NatFlagsBuilder {
         private final String name;
         private PortRange ports;
-        private boolean random;
-        private boolean randomFully;
 
         PortsTargetBuilder(String name) {
             this.name = name;
@@ -129,19 +137,12 @@ abstract class TargetBuilder {
         }
 
         @Override
-        void option(String o, RuleReader r) {
-            r.noInvert(o);
-            switch (o) {
-                case "--random" -> random = true;
-                case "--random-fully" -> randomFully = true;
-                default -> {
-                    String text = r.argument(o);
-                    if (!r.portProtocol()) {
-                        throw new RuleException("Need TCP, UDP, SCTP or DCCP with port specification");
-                    }
-                    ports = parseNatPortRange(text);
-                }
+        void valueOption(String o, RuleReader r) {
+            String text = r.argument(o);
+            if (!r.portProtocol()) {
+                throw new RuleException("Need TCP, UDP, SCTP or DCCP with port specification");
             }
+            ports = parseNatPortRange(text);
         }
 
         @Override
