@@ -205,8 +205,7 @@ final class CompiledRule {
                 | (destinationPortInverted ? FlatProgram.DPORT_INV : 0)
                 | (randomThreshold >= 0 ? FlatProgram.RANDOM : 0)
                 | (randomInverted ? FlatProgram.RANDOM_INV : 0)
-                | (steps.length > 0 || !fitsShort(sourcePortFirst) || !fitsShort(sourcePortLast)
-                        || !fitsShort(destinationPortFirst) || !fitsShort(destinationPortLast) ? FlatProgram.STEPS : 0);
+                | (steps.length > 0 ? FlatProgram.STEPS : 0);
         int act = switch (action) {
             case CONTINUE -> FlatProgram.CONTINUE;
             case ACCEPT -> FlatProgram.ACCEPT;
@@ -226,10 +225,6 @@ final class CompiledRule {
         code[at + FlatProgram.THRESHOLD] = (int) Math.max(randomThreshold, 0);
         code[at + FlatProgram.TARGET_FIRST] = -1;
         code[at + FlatProgram.TARGET_KEYED] = -1;
-    }
-
-    private static boolean fitsShort(int port) {
-        return port >= 0 && port <= 0xFFFF;
     }
 
     /** {@code CHAIN:N}, 1-based, for logs; made on demand, so that a large table holds no label strings. */

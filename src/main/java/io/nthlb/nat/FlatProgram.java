@@ -1,6 +1,7 @@
 package io.nthlb.nat;
 
 import java.lang.ref.Cleaner;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -172,18 +173,34 @@ final class FlatProgram {
         /**
          * Emits a chain's records, each followed by the chain it jumps to when that is new. {@code onePath}: the
          * chain is PREROUTING, or only one JUMP leads to it (the one that emits it) from a chain with one path.
+         * The chains being emitted are kept on a stack of their own rather than the thread's, as the input
+         * decides how deep jumps go.
          */
-        void emit(CompiledChain chain, boolean onePath) {
-            if (chain.emitted) {
-                return;
-            }
-            chain.emitted = true;
-            chain.firstRecord = chain.rules.length == 0 ? -1 : order.size();
-            int[] records = new int[chain.rules.length];
-            for (int i = 0; i < chain.rules.length; i++) {
+        void emit(CompiledChain first, boolean firstOnePath) {
+            ArrayDeque<Emitting> stack = new ArrayDeque<>();
+            stack.push(new Emitting(first, firstOnePath));
+            first.emitted = true;
+            first.firstRecord = first.rules.length == 0 ? -1 : order.size();
+            while (!stack.isEmpty()) {
+                Emitting e = stack.peek();
+                CompiledChain chain = e.chain;
+                if (e.waiting >= 0) {
+                    // The chain the rule jumps to is laid out: its records and index are known (no loops).
+                    link(e.waiting, chain.rules[e.next - 1].jumpTo);
+                    e.waiting = -1;
+                }
+                if (e.next == chain.rules.length) {
+                    if (!chain.candidateIndex().unkeyedOnly()) {
+                        chain.keyedId = keyed.size();
+                        keyed.add(keyed(chain, e.records));
+                    }
+                    stack.pop();
+                    continue;
+                }
+                int i = e.next++;
                 CompiledRule rule = chain.rules[i];
                 int r = order.size();
-                records[i] = r;
+                e.records[i] = r;
                 order.add(rule);
                 rule.counters.attach(slab, r);
                 counted.add(rule.counters);
@@ -193,21 +210,43 @@ final class FlatProgram {
                 rule.writeRecord(code, r * STRIDE);
                 code[r * STRIDE + NEXT] = -1;
                 if (i > 0) {
-                    code[records[i - 1] * STRIDE + NEXT] = r;
+                    code[e.records[i - 1] * STRIDE + NEXT] = r;
                 }
-                if (onePath && decides(rule)) {
+                if (e.onePath && decides(rule)) {
                     code[r * STRIDE + FLAGS] |= SAME;
                 }
-                if (rule.jumpTo != null) {
-                    // Emitted now if new: either way its records and index are known once this returns (no loops).
-                    emit(rule.jumpTo, onePath && rule.jumpTo.referrers == 1);
-                    code[r * STRIDE + TARGET_FIRST] = rule.jumpTo.firstRecord;
-                    code[r * STRIDE + TARGET_KEYED] = rule.jumpTo.keyedId;
+                CompiledChain to = rule.jumpTo;
+                if (to == null) {
+                    continue;
+                }
+                if (to.emitted) {
+                    link(r, to);
+                } else {
+                    e.waiting = r;
+                    to.emitted = true;
+                    to.firstRecord = to.rules.length == 0 ? -1 : order.size();
+                    stack.push(new Emitting(to, e.onePath && to.referrers == 1));
                 }
             }
-            if (!chain.candidateIndex().unkeyedOnly()) {
-                chain.keyedId = keyed.size();
-                keyed.add(keyed(chain, records));
+        }
+
+        private void link(int record, CompiledChain to) {
+            code[record * STRIDE + TARGET_FIRST] = to.firstRecord;
+            code[record * STRIDE + TARGET_KEYED] = to.keyedId;
+        }
+
+        /** A chain part laid out: the next rule to lay out and the record waiting for its jump's chain. */
+        private static final class Emitting {
+            final CompiledChain chain;
+            final boolean onePath;
+            final int[] records;
+            int next;
+            int waiting = -1;
+
+            Emitting(CompiledChain chain, boolean onePath) {
+                this.chain = chain;
+                this.onePath = onePath;
+                this.records = new int[chain.rules.length];
             }
         }
 

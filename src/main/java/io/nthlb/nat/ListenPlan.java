@@ -71,7 +71,7 @@ public final class ListenPlan {
         Walk walk = new Walk(chains);
         Chain prerouting = chains.get(NatTable.DECIDING_CHAIN);
         if (prerouting != null) {
-            walk.chain(prerouting, null);
+            walk.walk(prerouting);
         }
         Set<Integer> wildcardPorts = new HashSet<>();
         for (ListenAddress a : walk.found) {
@@ -105,22 +105,34 @@ public final class ListenPlan {
         }
 
         /**
-         * @param ports the destination ports the path allows, as disjoint sorted ranges, or {@code null} for any
+         * Walks every rule path from {@code start}, with a stack of its own rather than the thread's, as the
+         * input decides how deep jumps go. The set of chains on the path keeps a looping table from walking
+         * forever.
          */
-        void chain(Chain chain, List<PortRange> ports) {
-            // The set of chains on the path keeps a looping table from recursing forever.
-            if (!onPath.add(chain.name())) {
-                return;
-            }
-            List<Rule> rules = chain.rules();
-            for (int i = 0; i < rules.size(); i++) {
+        void walk(Chain start) {
+            ArrayDeque<Step> stack = new ArrayDeque<>();
+            onPath.add(start.name());
+            stack.push(new Step(start, null));
+            while (!stack.isEmpty()) {
+                Step step = stack.peek();
+                if (step.inJump) {
+                    step.inJump = false;
+                    leaveRule(step.addsAddress);
+                }
+                List<Rule> rules = step.chain.rules();
+                if (step.next == rules.size()) {
+                    onPath.remove(step.chain.name());
+                    stack.pop();
+                    continue;
+                }
+                int i = step.next++;
                 Rule rule = rules.get(i);
                 Target target = rule.target();
                 boolean rewrites = target instanceof DnatTarget || target instanceof RedirectTarget;
                 if (!(rewrites || target instanceof JumpTarget) || !canMatchTcp(rule)) {
                     continue;
                 }
-                List<PortRange> rulePorts = ports;
+                List<PortRange> rulePorts = step.ports;
                 for (Match match : rule.matches()) {
                     List<PortRange> required = destinationPorts(match);
                     if (required != null) {
@@ -134,23 +146,43 @@ public final class ListenPlan {
                 if (addsAddress) {
                     addresses.push(rule.destination());
                 }
-                pathChains.addLast(chain);
+                pathChains.addLast(step.chain);
                 pathRules.addLast(i);
+                Chain to = rewrites ? null : chains.get(((JumpTarget) target).chain());
                 if (rewrites) {
                     listen(rule, rulePorts);
-                } else {
-                    Chain to = chains.get(((JumpTarget) target).chain());
-                    if (to != null) {
-                        chain(to, rulePorts);
-                    }
+                } else if (to != null && onPath.add(to.name())) {
+                    // The rule stays on the path until the chain it jumps to is walked.
+                    step.inJump = true;
+                    step.addsAddress = addsAddress;
+                    stack.push(new Step(to, rulePorts));
+                    continue;
                 }
-                pathChains.removeLast();
-                pathRules.removeLast();
-                if (addsAddress) {
-                    addresses.pop();
-                }
+                leaveRule(addsAddress);
             }
-            onPath.remove(chain.name());
+        }
+
+        private void leaveRule(boolean addsAddress) {
+            pathChains.removeLast();
+            pathRules.removeLast();
+            if (addsAddress) {
+                addresses.pop();
+            }
+        }
+
+        /** A chain on the path: the ports the path allows ({@code null} for any) and the next rule to try. */
+        private static final class Step {
+            final Chain chain;
+            final List<PortRange> ports;
+            int next;
+            /** Whether rule {@code next - 1} jumped and its chain is being walked. */
+            boolean inJump;
+            boolean addsAddress;
+
+            Step(Chain chain, List<PortRange> ports) {
+                this.chain = chain;
+                this.ports = ports;
+            }
         }
 
         private String path() {

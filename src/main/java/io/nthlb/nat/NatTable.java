@@ -85,7 +85,7 @@ public final class NatTable {
         if (prerouting == null) {
             // A file without PREROUTING rules still has the built-in chain, with its default policy.
             CompiledChain before = previous == null ? null : previous.chains.get(DECIDING_CHAIN);
-            prerouting = compileChain(new Chain(DECIDING_CHAIN, "ACCEPT", List.of()), before, null);
+            prerouting = new ChainBuild(new Chain(DECIDING_CHAIN, "ACCEPT", List.of()), before).finish();
         }
         for (CompiledChain chain : chains.values()) {
             for (CompiledRule rule : chain.rules) {
@@ -115,83 +115,136 @@ public final class NatTable {
         private final NatTable previous;
         private final Map<String, CompiledChain> done = new HashMap<>();
         private final Set<String> started = new HashSet<>();
+        private final ArrayDeque<ChainBuild> building = new ArrayDeque<>();
 
         ChainCompiler(Map<String, Chain> byName, NatTable previous) {
             this.byName = byName;
             this.previous = previous;
         }
 
-        /** The compiled chain, or {@code null} when there is no such chain or it is being compiled. */
+        /**
+         * The compiled chain, or {@code null} when there is no such chain or it is being compiled. The chains
+         * being compiled are kept on a stack of their own rather than the thread's: the input decides how deep
+         * jumps go.
+         */
         CompiledChain compile(String name) {
             CompiledChain chain = done.get(name);
-            if (chain != null || !byName.containsKey(name) || !started.add(name)) {
+            if (chain != null || !start(name)) {
                 return chain;
             }
-            CompiledChain before = previous == null ? null : previous.chains.get(name);
-            chain = compileChain(byName.get(name), before, this);
-            done.put(name, chain);
-            return chain;
+            while (!building.isEmpty()) {
+                ChainBuild b = building.peek();
+                if (b.complete()) {
+                    building.pop();
+                    done.put(b.chain.name(), b.finish());
+                    continue;
+                }
+                CompiledRule rule = b.compileNext();
+                if (rule.jumpChain != null && !done.containsKey(rule.jumpChain)) {
+                    start(rule.jumpChain);
+                }
+            }
+            return done.get(name);
+        }
+
+        private boolean start(String name) {
+            if (!byName.containsKey(name) || !started.add(name)) {
+                return false;
+            }
+            building.push(new ChainBuild(byName.get(name), previous == null ? null : previous.chains.get(name)));
+            return true;
         }
     }
 
-    private static CompiledChain compileChain(Chain chain, CompiledChain before, ChainCompiler jumps) {
-        // Equal rules are matched up in order: the k-th copy of a rule inherits from the k-th copy before.
-        Map<Rule, ArrayDeque<CompiledRule>> unchanged = new HashMap<>();
-        if (before != null) {
-            for (CompiledRule old : before.rules) {
-                unchanged.computeIfAbsent(CompiledRule.withoutOrigin(old.rule), k -> new ArrayDeque<>()).add(old);
+    /** One chain being compiled, rule by rule. */
+    private static final class ChainBuild {
+        final Chain chain;
+        /** Equal rules are matched up in order: the k-th copy of a rule inherits from the k-th copy before. */
+        private final Map<Rule, ArrayDeque<CompiledRule>> unchanged = new HashMap<>();
+        private final CompiledRule[] compiled;
+        private final CompiledChain result;
+        private int next;
+
+        ChainBuild(Chain chain, CompiledChain before) {
+            this.chain = chain;
+            if (before != null) {
+                for (CompiledRule old : before.rules) {
+                    unchanged.computeIfAbsent(CompiledRule.withoutOrigin(old.rule), k -> new ArrayDeque<>()).add(old);
+                }
             }
+            LiveCounters policyCounters = null;
+            if (chain.isBuiltIn()) {
+                policyCounters = before != null && before.policyCounters != null
+                        ? before.policyCounters : new LiveCounters();
+            }
+            this.compiled = new CompiledRule[chain.rules().size()];
+            this.result = new CompiledChain(chain, compiled, policyCounters);
         }
-        LiveCounters policyCounters = null;
-        if (chain.isBuiltIn()) {
-            policyCounters = before != null && before.policyCounters != null
-                    ? before.policyCounters : new LiveCounters();
+
+        boolean complete() {
+            return next == compiled.length;
         }
-        List<Rule> rules = chain.rules();
-        CompiledRule[] compiled = new CompiledRule[rules.size()];
-        CompiledChain result = new CompiledChain(chain, compiled, policyCounters);
-        for (int i = 0; i < compiled.length; i++) {
-            Rule rule = rules.get(i);
+
+        CompiledRule compileNext() {
+            Rule rule = chain.rules().get(next);
             CompiledRule previous = null;
             if (!unchanged.isEmpty()) {
                 ArrayDeque<CompiledRule> same = unchanged.get(CompiledRule.withoutOrigin(rule));
                 previous = same == null ? null : same.poll();
             }
-            compiled[i] = new CompiledRule(rule, i, previous);
-            if (jumps != null && compiled[i].jumpChain != null) {
-                jumps.compile(compiled[i].jumpChain);
-            }
+            compiled[next] = new CompiledRule(rule, next, previous);
+            return compiled[next++];
         }
-        result.index();
-        return result;
+
+        /** The chain, once every rule is compiled (compiling any that are left, without following jumps). */
+        CompiledChain finish() {
+            while (!complete()) {
+                compileNext();
+            }
+            result.index();
+            return result;
+        }
     }
 
     /** iptables refuses a table whose jumps loop; a looping table would never finish a walk here either. */
     private static void checkNoLoops(Iterable<CompiledChain> chains) {
+        // Depth first with a stack of its own, as the input decides how deep jumps go: 1 on the path, 2 done.
         Map<CompiledChain, Integer> state = new HashMap<>();
-        for (CompiledChain chain : chains) {
-            visit(chain, state, new ArrayDeque<>());
-        }
-    }
-
-    private static void visit(CompiledChain chain, Map<CompiledChain, Integer> state, ArrayDeque<String> path) {
-        Integer s = state.get(chain);
-        if (s != null) {
-            if (s == 1) {
-                path.addLast(chain.name);
-                throw new IllegalArgumentException("chains jump in a loop: " + String.join(" -> ", path));
+        ArrayDeque<CompiledChain> path = new ArrayDeque<>();
+        ArrayDeque<int[]> nextRule = new ArrayDeque<>();
+        for (CompiledChain root : chains) {
+            if (state.containsKey(root)) {
+                continue;
             }
-            return;
-        }
-        state.put(chain, 1);
-        path.addLast(chain.name);
-        for (CompiledRule rule : chain.rules) {
-            if (rule.jumpTo != null) {
-                visit(rule.jumpTo, state, path);
+            state.put(root, 1);
+            path.addLast(root);
+            nextRule.addLast(new int[1]);
+            while (!path.isEmpty()) {
+                CompiledChain chain = path.peekLast();
+                int[] at = nextRule.peekLast();
+                if (at[0] == chain.rules.length) {
+                    state.put(chain, 2);
+                    path.removeLast();
+                    nextRule.removeLast();
+                    continue;
+                }
+                CompiledChain to = chain.rules[at[0]++].jumpTo;
+                if (to == null) {
+                    continue;
+                }
+                Integer s = state.get(to);
+                if (s == null) {
+                    state.put(to, 1);
+                    path.addLast(to);
+                    nextRule.addLast(new int[1]);
+                } else if (s == 1) {
+                    List<String> names = new ArrayList<>();
+                    path.forEach(c -> names.add(c.name));
+                    names.add(to.name);
+                    throw new IllegalArgumentException("chains jump in a loop: " + String.join(" -> ", names));
+                }
             }
         }
-        path.removeLast();
-        state.put(chain, 2);
     }
 
     /**

@@ -119,13 +119,23 @@ public final class RulePrinter {
 
     private static String targetOptions(Target target) {
         if (target instanceof DnatTarget d) {
-            return " --to-destination " + RulesParser.natRangeText(d.firstAddress(), d.lastAddress(), d.ports())
+            return " --to-destination " + OptionValues.natRangeText(d.firstAddress(), d.lastAddress(), d.ports())
                     + (d.random() ? " --random" : "") + (d.persistent() ? " --persistent" : "");
         } else if (target instanceof RedirectTarget r) {
-            return (r.ports() == null ? "" : " --to-ports " + RulesParser.portRangeText(r.ports(), "-"))
+            return (r.ports() == null ? "" : " --to-ports " + OptionValues.portRangeText(r.ports(), "-"))
                     + (r.random() ? " --random" : "");
-        } else if (target instanceof PassiveTarget p) {
-            return p.options().isEmpty() ? "" : " " + p.options();
+        } else if (target instanceof SnatTarget t) {
+            return " --to-source " + OptionValues.natRangeText(t.firstAddress(), t.lastAddress(), t.ports())
+                    + (t.random() ? " --random" : "") + (t.randomFully() ? " --random-fully" : "")
+                    + (t.persistent() ? " --persistent" : "");
+        } else if (target instanceof MasqueradeTarget t) {
+            return (t.ports() == null ? "" : " --to-ports " + OptionValues.portRangeText(t.ports(), "-"))
+                    + (t.random() ? " --random" : "") + (t.randomFully() ? " --random-fully" : "");
+        } else if (target instanceof MarkTarget t) {
+            return " --set-xmark 0x" + Long.toHexString(t.value()) + "/0x" + Long.toHexString(t.mask());
+        } else if (target instanceof LogTarget t) {
+            return (t.prefix() == null ? "" : " --log-prefix " + quoted(t.prefix()))
+                    + (t.level() == LogTarget.DEFAULT_LEVEL ? "" : " --log-level " + t.level());
         }
         return "";
     }
@@ -152,7 +162,7 @@ public final class RulePrinter {
     }
 
     private static String ports(PortRange range) {
-        return RulesParser.portRangeText(range, ":");
+        return OptionValues.portRangeText(range, ":");
     }
 
     private static String portList(List<PortRange> list) {
@@ -177,7 +187,7 @@ public final class RulePrinter {
     }
 
     static String protocolName(int number) {
-        for (var e : RulesParser.PROTOCOLS.entrySet()) {
+        for (var e : OptionValues.PROTOCOLS.entrySet()) {
             if (e.getValue() == number) {
                 return e.getKey();
             }
@@ -360,72 +370,38 @@ public final class RulePrinter {
 
     private static String targetDescription(Target target) {
         if (target instanceof DnatTarget d) {
-            return " to:" + RulesParser.natRangeText(d.firstAddress(), d.lastAddress(), d.ports())
+            return " to:" + OptionValues.natRangeText(d.firstAddress(), d.lastAddress(), d.ports())
                     + (d.random() ? " random" : "") + (d.persistent() ? " persistent" : "");
         } else if (target instanceof RedirectTarget r) {
-            return (r.ports() == null ? "" : " redir ports " + RulesParser.portRangeText(r.ports(), "-"))
+            return (r.ports() == null ? "" : " redir ports " + OptionValues.portRangeText(r.ports(), "-"))
                     + (r.random() ? " random" : "");
-        } else if (target instanceof PassiveTarget p) {
-            return passiveDescription(p);
+        } else if (target instanceof SnatTarget t) {
+            return " to:" + OptionValues.natRangeText(t.firstAddress(), t.lastAddress(), t.ports())
+                    + (t.random() ? " random" : "") + (t.randomFully() ? " random-fully" : "")
+                    + (t.persistent() ? " persistent" : "");
+        } else if (target instanceof MasqueradeTarget t) {
+            return (t.ports() == null ? "" : " masq ports: " + OptionValues.portRangeText(t.ports(), "-"))
+                    + (t.random() ? " random" : "") + (t.randomFully() ? " random-fully" : "");
+        } else if (target instanceof MarkTarget t) {
+            return markDescription(t.value(), t.mask());
+        } else if (target instanceof LogTarget t) {
+            return " LOG flags 0 level " + t.level() + (t.prefix() == null ? "" : " prefix \"" + t.prefix() + '"');
         }
         return "";
     }
 
-    /** Rebuilds the {@code -L} words of MARK, SNAT, MASQUERADE and LOG from their canonical options. */
-    private static String passiveDescription(PassiveTarget p) {
-        List<String> words;
-        try {
-            words = ShellWords.split(p.options());
-        } catch (ShellWords.QuotingException e) {
-            return " " + p.options();
+    /** How {@code -L} names a MARK: by the variant that gives the same value and mask. */
+    private static String markDescription(long v, long m) {
+        String hexV = "0x" + Long.toHexString(v);
+        if (m == ALL_BITS) {
+            return " MARK set " + hexV;
+        } else if (v == 0) {
+            return " MARK and 0x" + Long.toHexString(~m & ALL_BITS);
+        } else if (v == m) {
+            return " MARK or " + hexV;
+        } else if (m == 0) {
+            return " MARK xor " + hexV;
         }
-        StringBuilder sb = new StringBuilder();
-        switch (p.name()) {
-            case "MARK" -> {
-                if (words.size() == 2 && words.get(0).equals("--set-xmark")) {
-                    long[] vm = RulesParser.parseValueMask(words.get(1), "");
-                    long v = vm[0];
-                    long m = vm[1];
-                    String hexV = "0x" + Long.toHexString(v);
-                    if (m == ALL_BITS) {
-                        sb.append(" MARK set ").append(hexV);
-                    } else if (v == 0) {
-                        sb.append(" MARK and 0x").append(Long.toHexString(~m & ALL_BITS));
-                    } else if (v == m) {
-                        sb.append(" MARK or ").append(hexV);
-                    } else if (m == 0) {
-                        sb.append(" MARK xor ").append(hexV);
-                    } else {
-                        sb.append(" MARK xset ").append(hexV).append("/0x").append(Long.toHexString(m));
-                    }
-                }
-            }
-            case "LOG" -> {
-                String prefix = null;
-                String level = "4";
-                for (int i = 0; i + 1 < words.size(); i += 2) {
-                    if (words.get(i).equals("--log-prefix")) {
-                        prefix = words.get(i + 1);
-                    } else if (words.get(i).equals("--log-level")) {
-                        level = words.get(i + 1);
-                    }
-                }
-                sb.append(" LOG flags 0 level ").append(level);
-                if (prefix != null) {
-                    sb.append(" prefix \"").append(prefix).append('"');
-                }
-            }
-            default -> {
-                for (int i = 0; i < words.size(); i++) {
-                    String w = words.get(i);
-                    switch (w) {
-                        case "--to-source" -> sb.append(" to:").append(words.get(++i));
-                        case "--to-ports" -> sb.append(" masq ports: ").append(words.get(++i));
-                        default -> sb.append(' ').append(w.substring(2));
-                    }
-                }
-            }
-        }
-        return sb.toString();
+        return " MARK xset " + hexV + "/0x" + Long.toHexString(m);
     }
 }

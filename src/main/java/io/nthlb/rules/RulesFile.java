@@ -1,7 +1,6 @@
 package io.nthlb.rules;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -17,10 +16,8 @@ public final class RulesFile {
      */
     public static LoadResult load(Path path) {
         String name = path.toString();
-        String text;
         try {
-            byte[] bytes = Files.readAllBytes(path);
-            text = new String(bytes, StandardCharsets.UTF_8);
+            return RulesParser.parse(name, () -> Files.newInputStream(path));
         } catch (IOException | SecurityException e) {
             String why = e instanceof java.nio.file.NoSuchFileException ? "no such file"
                     : e instanceof java.nio.file.AccessDeniedException ? "permission denied"
@@ -28,6 +25,5 @@ public final class RulesFile {
             return new LoadResult(RulesParser.emptyTable(), List.of(new RuleError(new Origin(name, 0),
                     "cannot read rules file: " + why)), List.of());
         }
-        return RulesParser.parse(name, text);
     }
 }

@@ -7,11 +7,12 @@ import io.nthlb.rules.CommentMatch;
 import io.nthlb.rules.DnatTarget;
 import io.nthlb.rules.JumpTarget;
 import io.nthlb.rules.MarkMatch;
+import io.nthlb.rules.MarkTarget;
+import io.nthlb.rules.MasqueradeTarget;
 import io.nthlb.rules.Match;
 import io.nthlb.rules.MultiportMatch;
 import io.nthlb.rules.NthMatch;
 import io.nthlb.rules.Origin;
-import io.nthlb.rules.PassiveTarget;
 import io.nthlb.rules.PortMatch;
 import io.nthlb.rules.PortRange;
 import io.nthlb.rules.ProtocolMatch;
@@ -219,13 +220,13 @@ final class RulesetBuilder {
 
         /** {@code -j MARK --set-xmark 0x4000/0x4000}: does not end the walk. */
         RuleSpec markTarget() {
-            target = new PassiveTarget("MARK", "--set-xmark 0x4000/0x4000", false);
+            target = new MarkTarget(0x4000, 0x4000);
             return this;
         }
 
         /** {@code -j MASQUERADE}: ends the walk without NAT. */
         RuleSpec masquerade() {
-            target = new PassiveTarget("MASQUERADE", "", true);
+            target = new MasqueradeTarget(null, false, false);
             return this;
         }
 
