@@ -99,6 +99,13 @@ public final class ListenPlan {
         final ArrayDeque<Chain> pathChains = new ArrayDeque<>();
         final ArrayDeque<Integer> pathRules = new ArrayDeque<>();
         final Set<String> onPath = new HashSet<>();
+        /**
+         * The ways into a chain already walked: its name, the ports and the {@code -d} options the path
+         * brought. A chain entered again the same way finds the same listeners, so it is not walked again:
+         * without this, a table of a few hundred jumps between 15 chains has more paths than can be walked.
+         * Only the first path to an error is named in it.
+         */
+        final Set<List<Object>> entered = new HashSet<>();
 
         Walk(Map<String, Chain> chains) {
             this.chains = chains;
@@ -151,7 +158,10 @@ public final class ListenPlan {
                 Chain to = rewrites ? null : chains.get(((JumpTarget) target).chain());
                 if (rewrites) {
                     listen(rule, rulePorts);
-                } else if (to != null && onPath.add(to.name())) {
+                } else if (to != null && !onPath.contains(to.name())
+                        && entered.add(List.of(to.name(), rulePorts == null ? List.of() : rulePorts,
+                                List.copyOf(addresses)))) {
+                    onPath.add(to.name());
                     // The rule stays on the path until the chain it jumps to is walked.
                     step.inJump = true;
                     step.addsAddress = addsAddress;

@@ -5,6 +5,7 @@ import static io.nthlb.nat.RulesetBuilder.table;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.nthlb.rules.RuleError;
+import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -45,6 +46,22 @@ class ListenPlanTest {
                 .append("KUBE-SEP-1", r -> r.tcp().dnat("10.2.0.1:8080"))
                 .append("KUBE-SEP-2", r -> r.tcp().dnat("10.2.0.2:8080"))))
                 .containsExactly("172.30.1.1:80", "172.30.1.2:443", "172.30.1.2:8443");
+    }
+
+    @Test
+    void manyJumpsIntoEachOfFifteenChainsArePlannedWithoutWalkingEveryPath() {
+        // 100 jumps from each chain to the next, 15 deep (the kernel's limit): 100^15 rule paths, but only
+        // one way into each chain with the same constraints, so each chain is walked once.
+        RulesetBuilder rules = table().append("PREROUTING", r -> r.jump("C1"));
+        for (int c = 1; c < 15; c++) {
+            String next = "C" + (c + 1);
+            for (int j = 0; j < 100; j++) {
+                rules.append("C" + c, r -> r.jump(next));
+            }
+        }
+        rules.append("C15", r -> r.dst("10.0.1.200/32").dport(80).dnat("10.1.0.1"));
+        org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(Duration.ofSeconds(10), () ->
+                assertThat(addresses(rules)).containsExactly("10.0.1.200:80"));
     }
 
     @Test
