@@ -7,6 +7,7 @@ import io.nthlb.cli.ReloadCommand;
 import io.nthlb.cli.RunCommand;
 import io.nthlb.cli.SaveCommand;
 import io.nthlb.cli.SimulateCommand;
+import picocli.AutoComplete;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -14,7 +15,7 @@ import picocli.CommandLine.Command;
 @Command(name = "nthlb", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "A userspace L4 load balancer that runs iptables nat rules the way the kernel does.",
         subcommands = {RunCommand.class, DemoCommand.class, CheckCommand.class, SimulateCommand.class,
-                ListCommand.class, SaveCommand.class, ReloadCommand.class})
+                ListCommand.class, SaveCommand.class, ReloadCommand.class, AutoComplete.GenerateCompletion.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec
@@ -24,9 +25,17 @@ public final class Main implements Runnable {
         System.exit(commandLine().execute(args));
     }
 
-    /** The configured command line, shared by {@link #main} and the tests. */
+    /** The configured command line, shared by {@link #main}, the tests and the build's man page and completion. */
     public static CommandLine commandLine() {
-        return new CommandLine(new Main());
+        CommandLine cli = new CommandLine(new Main());
+        // picocli hides its completion command by default; nthlb documents it, so --help lists it.
+        cli.getSubcommands().get("generate-completion").getCommandSpec().usageMessage().hidden(false);
+        // Subcommands do not inherit the top command's version provider: without this, `run -V` prints nothing.
+        Version version = new Version();
+        for (CommandLine sub : cli.getSubcommands().values()) {
+            sub.getCommandSpec().versionProvider(version);
+        }
+        return cli;
     }
 
     @Override
