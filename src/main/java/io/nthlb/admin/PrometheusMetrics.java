@@ -66,12 +66,20 @@ public final class PrometheusMetrics {
     private final Map<InetSocketAddress, Backend> backends = new ConcurrentHashMap<>();
     private final Map<InetSocketAddress, Listener> listeners = new ConcurrentHashMap<>();
 
-    /** A registry with nthlb's instruments and the JVM's (memory, GC, threads, process CPU and file descriptors). */
+    /** A registry with nthlb's instruments; the JVM's join it with {@link #registerJvmMetrics}. */
     public PrometheusMetrics() {
-        JvmMetrics.builder().register(registry);
         for (ReloadOutcome.Status status : ReloadOutcome.Status.values()) {
             reloads.initLabelValues(resultLabel(status));
         }
+    }
+
+    /**
+     * Adds the JVM's instruments (memory, GC, threads, process CPU and file descriptors). They load JMX, about
+     * 400 classes and a sixth of start-up, so {@code run} registers them only once its listeners are open.
+     */
+    public PrometheusMetrics registerJvmMetrics() {
+        JvmMetrics.builder().register(registry);
+        return this;
     }
 
     public PrometheusRegistry registry() {

@@ -116,6 +116,8 @@ public final class RunCommand implements Callable<Integer> {
         }
         log.info("{} rule(s) from {}; transport {}, {} event-loop thread(s)", rules.rules(), file,
                 options.transport().label(), options.threads());
+        // Only what the first connection needs comes before the listeners; the rest of start-up follows them.
+        metrics.registerJvmMetrics();
         AdminPlane adminPlane;
         try {
             adminPlane = AdminPlane.start(adminAddress, admin.allowRemote(), file, balancer, metrics);

@@ -132,6 +132,7 @@ class PrometheusMetricsTest {
 
     @Test
     void jvmBasicsAreExposed() throws IOException {
+        metrics.registerJvmMetrics();
         PrometheusText text = scrape();
 
         assertThat(text.types).containsKeys("jvm_memory_used_bytes", "jvm_threads_current", "process_cpu_seconds_total", "process_open_fds");

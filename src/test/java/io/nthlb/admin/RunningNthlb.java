@@ -17,7 +17,7 @@ import java.nio.file.Path;
 final class RunningNthlb implements AutoCloseable {
 
     final Path file;
-    final PrometheusMetrics metrics = new PrometheusMetrics();
+    final PrometheusMetrics metrics = new PrometheusMetrics().registerJvmMetrics();
     private final LoadBalancer balancer;
     private final AdminPlane admin;
 
