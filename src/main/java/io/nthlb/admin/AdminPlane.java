@@ -4,6 +4,7 @@ import io.nthlb.balancer.LoadBalancer;
 import io.nthlb.balancer.ReloadOutcome;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.function.UnaryOperator;
 
 /**
  * The admin side of a running nthlb, started and stopped as one: reload on SIGHUP and over HTTP, the admin
@@ -31,13 +32,23 @@ public final class AdminPlane implements AutoCloseable {
      */
     public static AdminPlane start(AdminAddress address, boolean allowRemote, Path rulesFile, LoadBalancer balancer,
                                    PrometheusMetrics metrics) throws IOException {
+        return start(address, allowRemote, rulesFile, balancer, metrics, UnaryOperator.identity());
+    }
+
+    /**
+     * Starts everything, each reload (SIGHUP or HTTP) going through {@code around}: for work before and after
+     * it, such as telling systemd.
+     */
+    public static AdminPlane start(AdminAddress address, boolean allowRemote, Path rulesFile, LoadBalancer balancer,
+                                   PrometheusMetrics metrics, UnaryOperator<ReloadAction> around)
+            throws IOException {
         metrics.watchTable(balancer::table);
         metrics.watchDataPlane(() -> balancer.listeners().addresses().size(), balancer::openConnections);
-        ReloadAction reload = () -> {
+        ReloadAction reload = around.apply(() -> {
             ReloadOutcome outcome = balancer.reload(rulesFile);
             metrics.reloaded(outcome.status());
             return outcome;
-        };
+        });
         String version = AdminPlane.class.getPackage().getImplementationVersion();
         TableListing listing = new NatTableListing(balancer::table,
                 "nthlb " + (version == null ? "(development build)" : version));

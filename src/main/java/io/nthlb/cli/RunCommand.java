@@ -6,6 +6,7 @@ import io.nthlb.admin.PrometheusMetrics;
 import io.nthlb.admin.PrometheusRelayObserver;
 import io.nthlb.balancer.CompiledRules;
 import io.nthlb.balancer.LoadBalancer;
+import io.nthlb.balancer.ReloadOutcome;
 import io.nthlb.proxy.ListenException;
 import io.nthlb.proxy.ProxyOptions;
 import io.nthlb.proxy.Transport;
@@ -63,6 +64,8 @@ public final class RunCommand implements Callable<Integer> {
 
     /** Where a shutdown request comes from: the process's signals unless a test supplies its own. */
     ShutdownSignals signals;
+    /** Where systemd hears about start-up, reloads and the stop: {@code $NOTIFY_SOCKET} unless a test sets it. */
+    SystemdNotify notify;
     /** Completed with the running balancer once it listens, for tests that run the command in-process. */
     final CompletableFuture<LoadBalancer> started = new CompletableFuture<>();
 
@@ -118,18 +121,27 @@ public final class RunCommand implements Callable<Integer> {
                 options.transport().label(), options.threads());
         // Only what the first connection needs comes before the listeners; the rest of start-up follows them.
         metrics.registerJvmMetrics();
+        SystemdNotify notify = this.notify != null ? this.notify : SystemdNotify.fromEnvironment(System.getenv());
         AdminPlane adminPlane;
         try {
-            adminPlane = AdminPlane.start(adminAddress, admin.allowRemote(), file, balancer, metrics);
+            adminPlane = AdminPlane.start(adminAddress, admin.allowRemote(), file, balancer, metrics,
+                    reload -> () -> {
+                        notify.reloading();
+                        ReloadOutcome outcome = reload.reload();
+                        notify.ready(outcome.messages().isEmpty() ? "serving" : outcome.messages().get(0));
+                        return outcome;
+                    });
         } catch (IOException e) {
             err.println("nthlb run: " + e.getMessage());
             err.flush();
             balancer.close();
             return 2;
         }
+        notify.ready("listening on " + balancer.listening().size() + " address(es)");
         started.complete(balancer);
         String signal = signals.await();
         log.info("{} received", signal);
+        notify.stopping();
         adminPlane.close();
         balancer.drain(drainTimeout);
         return 0;
