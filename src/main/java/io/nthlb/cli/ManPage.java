@@ -45,7 +45,12 @@ public final class ManPage {
         }
         page.append(".SH FILES\n")
                 .append(".TP\n.I /etc/nthlb/nthlb.rules\nthe rules file of the systemd unit nthlb.service\n")
-                .append(".TP\n.I /etc/nthlb/logback.xml\nthe logging configuration of the unit, when present\n");
+                .append(".SH ENVIRONMENT\n")
+                .append(".TP\n.B NTHLB_JAVA_OPTS\nJVM flags the launcher adds after its own, such as \\-Xmx1g or"
+                        + " \\-Dlogback.configurationFile=/etc/nthlb/logback.xml\n")
+                .append(".TP\n.B JAVA_HOME\nthe Java runtime the launcher runs (default: java on PATH)\n")
+                .append(".TP\n.B NOTIFY_SOCKET\nset by systemd for a Type=notify unit: nthlb says there when it is"
+                        + " ready, reloading and stopping\n");
         page.append(".SH SEE ALSO\n.BR iptables (8),\n.BR iptables\\-save (8),\n.BR systemctl (1),\n.BR keepalived (8)\n");
         return page.toString();
     }
