@@ -39,7 +39,6 @@ import picocli.CommandLine.Spec;
                         + " could not be opened"})
 public final class RunCommand implements Callable<Integer> {
 
-    private static final Logger log = LoggerFactory.getLogger(RunCommand.class);
 
     @Spec
     CommandSpec spec;
@@ -80,6 +79,9 @@ public final class RunCommand implements Callable<Integer> {
     }
 
     private int serve() throws InterruptedException {
+        // Not a static field: picocli creates every subcommand to build the command line, and a static logger
+        // would configure logging (some 500 classes) for check, simulate and --version too.
+        Logger log = LoggerFactory.getLogger(RunCommand.class);
         PrintWriter err = spec.commandLine().getErr();
         CompiledRules rules = CompiledRules.of(file, null);
         // Printed as check prints them, so run and check say the same things about a file.
