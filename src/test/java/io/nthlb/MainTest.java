@@ -52,7 +52,7 @@ class MainTest {
         Files.writeString(file, script.toString());
 
         assertThat(complete(file, "nthlb re")).isEqualTo("reload");
-        assertThat(complete(file, "nthlb run --tr")).isEqualTo("--transport");
+        assertThat(complete(file, "nthlb run --drain")).isEqualTo("--drain-timeout");
     }
 
     /** What bash offers for the last word of {@code line}, the way it calls a completion function on TAB. */
