@@ -18,6 +18,7 @@ import java.net.InetSocketAddress;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.IntSupplier;
+import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
 /**
@@ -86,6 +87,15 @@ public final class PrometheusMetrics {
     /** The instruments of one listener, created on first use and the same object ever after. */
     public Listener listener(InetSocketAddress listener) {
         return listeners.computeIfAbsent(listener, address -> new Listener(Addresses.format(address)));
+    }
+
+    /** Exposes {@code nthlb_log_lines_dropped_total}, read from the access log at each scrape. */
+    public void watchDroppedLogLines(LongSupplier dropped) {
+        CounterWithCallback.builder().name("nthlb_log_lines_dropped_total")
+                .help("Access-log lines dropped because the output was not taking them (the data plane never"
+                        + " waits for the log).")
+                .callback(callback -> callback.call(dropped.getAsLong()))
+                .register(registry);
     }
 
     /**

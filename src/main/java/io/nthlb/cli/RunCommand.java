@@ -6,6 +6,7 @@ import io.nthlb.admin.PrometheusMetrics;
 import io.nthlb.admin.PrometheusRelayObserver;
 import io.nthlb.balancer.CompiledRules;
 import io.nthlb.balancer.LoadBalancer;
+import io.nthlb.log.AccessLog;
 import io.nthlb.proxy.ListenException;
 import io.nthlb.proxy.ProxyOptions;
 import io.nthlb.proxy.Transport;
@@ -56,6 +57,12 @@ public final class RunCommand implements Callable<Integer> {
     @Mixin
     AdminOptions admin = new AdminOptions();
 
+    @Option(names = "--access-log", paramLabel = "FILE|-|off", defaultValue = AccessLog.OFF,
+            description = "one line per connection when it ends, appended to FILE, or to standard output with -;"
+                    + " lines the output cannot take in time are dropped and counted, never waited for"
+                    + " (default: ${DEFAULT-VALUE})")
+    String accessLogTo;
+
     @Option(names = "--drain-timeout", paramLabel = "DURATION", defaultValue = "30s", converter = DurationConverter.class,
             description = "on SIGTERM/SIGINT, how long open connections may take to finish before they are reset"
                     + " (default: ${DEFAULT-VALUE})")
@@ -103,7 +110,27 @@ public final class RunCommand implements Callable<Integer> {
         }
         // A bad or non-loopback --admin is a usage error before anything listens.
         AdminAddress adminAddress = admin.address();
+        AccessLog accessLog;
+        try {
+            accessLog = AccessLog.open(accessLogTo);
+        } catch (IOException e) {
+            err.println("nthlb run: --access-log " + accessLogTo + ": cannot open it: " + e.getMessage());
+            err.flush();
+            return 2;
+        }
+        try {
+            return listenAndServe(err, rules, options, adminAddress, accessLog);
+        } finally {
+            if (accessLog != null) {
+                accessLog.close();
+            }
+        }
+    }
+
+    private int listenAndServe(PrintWriter err, CompiledRules rules, ProxyOptions options, AdminAddress adminAddress,
+                               AccessLog accessLog) throws InterruptedException {
         PrometheusMetrics metrics = new PrometheusMetrics();
+        metrics.watchDroppedLogLines(accessLog == null ? () -> 0 : accessLog::dropped);
         // Caught before listening, so a signal that arrives during start-up still drains.
         ShutdownSignals signals = this.signals != null ? this.signals : ShutdownSignals.install();
         LoadBalancer balancer;

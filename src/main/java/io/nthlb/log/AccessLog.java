@@ -1,0 +1,222 @@
+package io.nthlb.log;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.LoggerContext;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.UnsynchronizedAppenderBase;
+import java.io.BufferedWriter;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.OutputStreamWriter;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.format.DateTimeFormatter;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.atomic.LongAdder;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The per-connection access log of {@code run --access-log}: the lines the data plane gives the
+ * {@value #LOGGER} logger, written to a file or standard output by a thread of its own.
+ *
+ * <p>An event loop only ever offers a line to a bounded queue. When the output does not keep up (a pipe nobody
+ * reads, a stalled disk), the queue fills and further lines are dropped and counted ({@link #dropped()},
+ * exposed as {@code nthlb_log_lines_dropped_total}), never waited for: a stuck log costs log lines, not
+ * connections. Once the output takes lines again, a warning on the normal log says how many were lost.
+ */
+public final class AccessLog extends UnsynchronizedAppenderBase<ILoggingEvent> implements AutoCloseable {
+
+    /** The logger the data plane writes one line per connection to. */
+    public static final String LOGGER = "nthlb.access";
+    /** The value of {@code --access-log} that means standard output. */
+    public static final String STDOUT = "-";
+    /** The value of {@code --access-log} that turns it off, the default. */
+    public static final String OFF = "off";
+
+    /** Lines held while the output is slow: a few seconds of a busy balancer, a few MB at most. */
+    static final int QUEUE_LINES = 8192;
+
+    private static final org.slf4j.Logger log = LoggerFactory.getLogger(AccessLog.class);
+    private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSXXX");
+    private static final Duration CLOSE_WAIT = Duration.ofSeconds(2);
+    /** An output that is merely slower than the traffic drops lines all the time: one warning this often. */
+    private static final long WARN_EVERY_NANOS = Duration.ofSeconds(10).toNanos();
+
+    private final String target;
+    private final Writer out;
+    /** Standard output stays open after the access log closes: the process may still print to it. */
+    private final boolean closeOutput;
+    private final BlockingQueue<ILoggingEvent> queue;
+    private final LongAdder dropped = new LongAdder();
+    private final ZoneId zone = ZoneId.systemDefault();
+    private final Thread writer;
+    private final Logger logger;
+    private final Level previousLevel;
+    private final boolean previousAdditive;
+    // The writer thread's own.
+    /** Drops already reported by a warning. */
+    private long reported;
+    private long lastWarningNanos;
+    private boolean warnedYet;
+    private boolean failing;
+
+    private AccessLog(String target, OutputStream out, boolean closeOutput, int queueLines) {
+        this.target = target;
+        this.closeOutput = closeOutput;
+        this.out = new BufferedWriter(new OutputStreamWriter(out, StandardCharsets.UTF_8), 8 * 1024);
+        this.queue = new ArrayBlockingQueue<>(queueLines);
+        LoggerContext context = (LoggerContext) LoggerFactory.getILoggerFactory();
+        this.logger = context.getLogger(LOGGER);
+        this.previousLevel = logger.getLevel();
+        this.previousAdditive = logger.isAdditive();
+        this.writer = new Thread(this::writeLines, "nthlb-access-log");
+        writer.setDaemon(true);
+        setContext(context);
+        setName("nthlb-access-log");
+    }
+
+    /**
+     * Opens the access log at {@code target} ({@value #STDOUT} for standard output, else a file appended to)
+     * and routes the {@value #LOGGER} logger to it, and only to it; or, for {@value #OFF}, silences the logger
+     * and returns {@code null}.
+     *
+     * @throws IOException when the file cannot be opened for appending
+     */
+    public static AccessLog open(String target) throws IOException {
+        if (target.equals(OFF)) {
+            off();
+            return null;
+        }
+        if (target.equals(STDOUT)) {
+            return start("standard output", new FileOutputStream(FileDescriptor.out), false, QUEUE_LINES);
+        }
+        Path file = Path.of(target);
+        return start(file.toString(), new FileOutputStream(file.toFile(), true), true, QUEUE_LINES);
+    }
+
+    /** Writes to {@code out}, holding at most {@code queueLines} lines while it is slow. */
+    static AccessLog start(String target, OutputStream out, boolean closeOutput, int queueLines) {
+        AccessLog accessLog = new AccessLog(target, out, closeOutput, queueLines);
+        accessLog.start();
+        accessLog.writer.start();
+        accessLog.logger.addAppender(accessLog);
+        accessLog.logger.setAdditive(false);
+        accessLog.logger.setLevel(Level.INFO);
+        return accessLog;
+    }
+
+    /**
+     * Turns the access log off: the {@value #LOGGER} logger is silenced whatever the logging configuration says,
+     * so a configuration that still sends it to a blocking appender cannot hold up the data plane.
+     */
+    private static void off() {
+        ((LoggerContext) LoggerFactory.getILoggerFactory()).getLogger(LOGGER).setLevel(Level.OFF);
+    }
+
+    /** Lines dropped so far because the output was not taking them. */
+    public long dropped() {
+        return dropped.sum();
+    }
+
+    @Override
+    protected void append(ILoggingEvent line) {
+        if (!queue.offer(line)) {
+            dropped.increment();
+        }
+    }
+
+    private void writeLines() {
+        try {
+            while (true) {
+                ILoggingEvent line = queue.take();
+                int lines = 0;
+                try {
+                    do {
+                        write(line);
+                        lines++;
+                        line = queue.poll();
+                    } while (line != null);
+                    out.flush();
+                    recovered();
+                } catch (IOException e) {
+                    lost(lines, e);
+                }
+            }
+        } catch (InterruptedException e) {
+            // Closing: write what is queued, then stop.
+            try {
+                for (ILoggingEvent line = queue.poll(); line != null; line = queue.poll()) {
+                    write(line);
+                }
+                out.flush();
+            } catch (IOException ignored) {
+                // The output is gone; the lines with it.
+            }
+        }
+    }
+
+    private void write(ILoggingEvent line) throws IOException {
+        out.write(TIME.format(Instant.ofEpochMilli(line.getTimeStamp()).atZone(zone)));
+        out.write(' ');
+        out.write(line.getFormattedMessage());
+        out.write('\n');
+    }
+
+    /** The output took lines: say how many were dropped while it did not (at most one warning every 10 s). */
+    private void recovered() {
+        failing = false;
+        long now = dropped.sum();
+        long nanos = System.nanoTime();
+        if (now > reported && (!warnedYet || nanos - lastWarningNanos >= WARN_EVERY_NANOS)) {
+            warnedYet = true;
+            lastWarningNanos = nanos;
+            log.warn("access log: {} line(s) dropped because {} was not taking them fast enough"
+                    + " (nthlb_log_lines_dropped_total counts them)", now - reported, target);
+            reported = now;
+        }
+    }
+
+    /** Writing failed (a closed pipe, a full disk): count the lines as dropped, and warn once per failure spell. */
+    private void lost(int lines, IOException e) {
+        dropped.add(lines);
+        reported += lines;
+        if (!failing) {
+            failing = true;
+            log.warn("access log: writing to {} failed ({}); dropping lines until it works again", target,
+                    e.toString());
+        }
+    }
+
+    /**
+     * Detaches from the logger, puts its level back, and gives the writer a moment to write what is queued; an
+     * output that is stuck is not waited for.
+     */
+    @Override
+    public void close() {
+        logger.detachAppender(this);
+        logger.setLevel(previousLevel);
+        logger.setAdditive(previousAdditive);
+        stop();
+        writer.interrupt();
+        try {
+            writer.join(CLOSE_WAIT.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (!writer.isAlive() && closeOutput) {
+            try {
+                out.close();
+            } catch (IOException ignored) {
+                // Nothing more can be written anyway.
+            }
+        }
+    }
+}
