@@ -4,6 +4,7 @@ import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.Appender;
 import ch.qos.logback.core.UnsynchronizedAppenderBase;
 import java.io.BufferedWriter;
 import java.io.FileDescriptor;
@@ -18,6 +19,8 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.atomic.LongAdder;
@@ -61,6 +64,8 @@ public final class AccessLog extends UnsynchronizedAppenderBase<ILoggingEvent> i
     private final Logger logger;
     private final Level previousLevel;
     private final boolean previousAdditive;
+    /** The logger's appenders from the logging configuration, set aside while this one writes its lines. */
+    private final List<Appender<ILoggingEvent>> configured = new ArrayList<>();
     // The writer thread's own.
     /** Drops already reported by a warning. */
     private long reported;
@@ -85,7 +90,8 @@ public final class AccessLog extends UnsynchronizedAppenderBase<ILoggingEvent> i
 
     /**
      * Opens the access log at {@code target} ({@value #STDOUT} for standard output, else a file appended to)
-     * and routes the {@value #LOGGER} logger to it, and only to it; or, for {@value #OFF}, silences the logger
+     * and routes the {@value #LOGGER} logger to it, and only to it (appenders a logging configuration gave the
+     * logger are set aside until {@link #close}); or, for {@value #OFF}, silences the logger
      * and returns {@code null}.
      *
      * @throws IOException when the file cannot be opened for appending
@@ -107,6 +113,8 @@ public final class AccessLog extends UnsynchronizedAppenderBase<ILoggingEvent> i
         AccessLog accessLog = new AccessLog(target, out, closeOutput, queueLines);
         accessLog.start();
         accessLog.writer.start();
+        accessLog.logger.iteratorForAppenders().forEachRemaining(accessLog.configured::add);
+        accessLog.configured.forEach(accessLog.logger::detachAppender);
         accessLog.logger.addAppender(accessLog);
         accessLog.logger.setAdditive(false);
         accessLog.logger.setLevel(Level.INFO);
@@ -196,12 +204,13 @@ public final class AccessLog extends UnsynchronizedAppenderBase<ILoggingEvent> i
     }
 
     /**
-     * Detaches from the logger, puts its level back, and gives the writer a moment to write what is queued; an
+     * Detaches from the logger, puts its level and appenders back, and gives the writer a moment to write what is queued; an
      * output that is stuck is not waited for.
      */
     @Override
     public void close() {
         logger.detachAppender(this);
+        configured.forEach(logger::addAppender);
         logger.setLevel(previousLevel);
         logger.setAdditive(previousAdditive);
         stop();

@@ -88,6 +88,31 @@ class AccessLogTest {
     }
 
     @Test
+    void appendersTheConfigurationGaveTheLoggerAreSetAsideWhileItWrites(@TempDir Path dir) throws Exception {
+        Logger logger = (Logger) LoggerFactory.getLogger(AccessLog.LOGGER);
+        BlockingQueue<String> configured = new LinkedBlockingQueue<>();
+        UnsynchronizedAppenderBase<ILoggingEvent> blocking = new UnsynchronizedAppenderBase<>() {
+            @Override
+            protected void append(ILoggingEvent event) {
+                configured.add(event.getFormattedMessage());
+            }
+        };
+        blocking.start();
+        logger.addAppender(blocking);
+        try {
+            Path file = dir.resolve("access.log");
+            try (AccessLog ignored = AccessLog.open(file.toString())) {
+                access.info("conn=1");
+            }
+            assertThat(Files.readAllLines(file)).singleElement().asString().endsWith(" conn=1");
+            assertThat(configured).isEmpty();
+            assertThat(logger.isAttached(blocking)).isTrue();
+        } finally {
+            logger.detachAppender(blocking);
+        }
+    }
+
+    @Test
     void aStuckOutputCostsLinesNotTimeAndAWarningSaysHowManyOnceItMovesAgain() throws Exception {
         // A real pipe nobody reads, its buffer already full: every write to it blocks.
         fillPipe();
