@@ -78,9 +78,10 @@ import org.slf4j.LoggerFactory;
  * <p>Anything on the host can connect, a browser's web pages included, so the endpoint trusts no client: the
  * request line, headers and body are bounded; a whole request must arrive within {@link Limits#requestTimeout}
  * of the connection opening (or of the previous answer on it); at most {@link Limits#maxConnections} are open,
- * and when a new one would exceed that, the one that has waited longest without sending a whole request is
- * closed, so slow senders cannot lock {@code /healthz} out. Only a Host that names this endpoint is answered
- * (DNS rebinding), and {@code POST /reload} needs a header no cross-site form can send.
+ * and when a new one would exceed that, the one that has waited longest without sending a whole request (or,
+ * answered, without closing) is closed, so slow senders cannot lock {@code /healthz} out. Only a Host that
+ * names this endpoint is answered (DNS rebinding), and {@code POST /reload} needs a header no cross-site form
+ * can send.
  *
  * <p>I/O runs on one event-loop thread of its own, never the data plane's. {@code /healthz} is answered there;
  * everything else runs on one worker thread, a request at a time, so two reloads never interleave and a
@@ -130,7 +131,10 @@ public final class AdminServer implements AutoCloseable {
 
     // Touched on the admin event loop only (it has one thread).
     private final Set<Channel> open = new LinkedHashSet<>();
-    /** The connections that have not yet sent a whole request, the longest waiting first. */
+    /**
+     * The connections nothing is being done for (a whole request has not arrived yet, or the answer has been
+     * written and the connection is closing), the longest waiting first: the ones to close to make room.
+     */
     private final Set<Channel> waiting = new LinkedHashSet<>();
 
     private AdminServer(Limits limits, TableListing table, ReloadAction reload, PrometheusRegistry registry,
@@ -429,6 +433,7 @@ public final class AdminServer implements AutoCloseable {
          */
         private void lingerAndClose(ChannelHandlerContext ctx) {
             state = State.CLOSING;
+            waiting.add(ctx.channel());
             ctx.channel().config().setAutoRead(true);
             ((SocketChannel) ctx.channel()).shutdownOutput();
             deadline = ctx.executor().schedule(() -> {
@@ -594,7 +599,8 @@ public final class AdminServer implements AutoCloseable {
         static Target parse(String uri) {
             if (uri.startsWith("/")) {
                 int q = uri.indexOf('?');
-                return q < 0 ? new Target(null, uri, null) : new Target(null, uri.substring(0, q), uri.substring(q + 1));
+                return q < 0 ? new Target(null, uri, null)
+                        : new Target(null, uri.substring(0, q), uri.substring(q + 1));
             }
             URI absolute = URI.create(uri);
             if (!"http".equalsIgnoreCase(absolute.getScheme()) || absolute.getRawAuthority() == null) {

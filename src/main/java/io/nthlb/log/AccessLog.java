@@ -204,8 +204,8 @@ public final class AccessLog extends UnsynchronizedAppenderBase<ILoggingEvent> i
     }
 
     /**
-     * Detaches from the logger, puts its level and appenders back, and gives the writer a moment to write what is queued; an
-     * output that is stuck is not waited for.
+     * Detaches from the logger, puts its level and appenders back, and gives the writer a moment to write what
+     * is queued; an output that is stuck is not waited for.
      */
     @Override
     public void close() {

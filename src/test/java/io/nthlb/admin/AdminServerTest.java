@@ -263,6 +263,27 @@ class AdminServerTest {
     }
 
     @Test
+    void clientsThatNeverCloseAfterTheirAnswerCannotLockHealthzOut() throws Exception {
+        start(limits(4, Duration.ofSeconds(30)));
+        List<Socket> lingering = new ArrayList<>();
+        try {
+            for (int i = 0; i < 10; i++) {
+                Socket socket = connect();
+                lingering.add(socket);
+                // HTTP/1.0: answered, then the server waits for the client to close, which it never does.
+                socket.getOutputStream().write("GET /healthz HTTP/1.0\r\n\r\n".getBytes(US_ASCII));
+            }
+            HttpResponse<String> healthz = http.send(HttpRequest.newBuilder(uri("/healthz"))
+                    .timeout(Duration.ofSeconds(3)).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(healthz.body()).isEqualTo("ok\n");
+        } finally {
+            for (Socket socket : lingering) {
+                socket.close();
+            }
+        }
+    }
+
+    @Test
     void healthzAnswersWhileAReloadRuns() throws Exception {
         CountDownLatch reloading = new CountDownLatch(1);
         CountDownLatch finish = new CountDownLatch(1);

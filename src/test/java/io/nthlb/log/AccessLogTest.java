@@ -142,12 +142,13 @@ class AccessLogTest {
             Thread backendThread = new Thread(() -> answerOk(backend), "test-backend");
             backendThread.setDaemon(true);
             backendThread.start();
-            ProxyServer proxy = ProxyServer.start(ProxyOptions.defaults(Transport.resolve(Transport.EPOLL)).withThreads(1),
+            ProxyOptions options = ProxyOptions.defaults(Transport.resolve(Transport.EPOLL)).withThreads(1);
+            ProxyServer proxy = ProxyServer.start(options,
                     (client, local) -> Route.to((InetSocketAddress) backend.getLocalSocketAddress(), "TEST:1"),
                     RelayObserver.NONE);
             try {
-                InetSocketAddress vip = proxy.listen(List.of(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)))
-                        .get(0);
+                InetSocketAddress vip = proxy.listen(
+                        List.of(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))).get(0);
                 // Enough connections to fill the queue and the writer's buffer several times over: with a log
                 // that waits for its output, the event loop would stop at the first of them.
                 for (int i = 0; i < 300; i++) {
