@@ -89,12 +89,19 @@ public final class PrometheusMetrics {
         return listeners.computeIfAbsent(listener, address -> new Listener(Addresses.format(address)));
     }
 
-    /** Exposes {@code nthlb_log_lines_dropped_total}, read from the access log at each scrape. */
-    public void watchDroppedLogLines(LongSupplier dropped) {
+    /**
+     * Exposes {@code nthlb_log_lines_dropped_total} by log ({@code access}, {@code normal}), read from the logs'
+     * writers at each scrape.
+     */
+    public void watchDroppedLogLines(LongSupplier access, LongSupplier normal) {
         CounterWithCallback.builder().name("nthlb_log_lines_dropped_total")
-                .help("Access-log lines dropped because the output was not taking them (the data plane never"
-                        + " waits for the log).")
-                .callback(callback -> callback.call(dropped.getAsLong()))
+                .help("Log lines dropped because the log's output was not taking them (nothing waits for a log):"
+                        + " access is the access log, normal the log on standard error.")
+                .labelNames("log")
+                .callback(callback -> {
+                    callback.call(access.getAsLong(), "access");
+                    callback.call(normal.getAsLong(), "normal");
+                })
                 .register(registry);
     }
 

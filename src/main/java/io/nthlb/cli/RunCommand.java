@@ -7,6 +7,7 @@ import io.nthlb.admin.PrometheusRelayObserver;
 import io.nthlb.balancer.CompiledRules;
 import io.nthlb.balancer.LoadBalancer;
 import io.nthlb.log.AccessLog;
+import io.nthlb.log.StandardErrorAppender;
 import io.nthlb.proxy.ListenException;
 import io.nthlb.proxy.ProxyOptions;
 import io.nthlb.proxy.Transport;
@@ -130,7 +131,8 @@ public final class RunCommand implements Callable<Integer> {
     private int listenAndServe(PrintWriter err, CompiledRules rules, ProxyOptions options, AdminAddress adminAddress,
                                AccessLog accessLog) throws InterruptedException {
         PrometheusMetrics metrics = new PrometheusMetrics();
-        metrics.watchDroppedLogLines(accessLog == null ? () -> 0 : accessLog::dropped);
+        metrics.watchDroppedLogLines(accessLog == null ? () -> 0 : accessLog::dropped,
+                StandardErrorAppender::droppedLines);
         // Caught before listening, so a signal that arrives during start-up still drains.
         ShutdownSignals signals = this.signals != null ? this.signals : ShutdownSignals.install();
         LoadBalancer balancer;

@@ -5,15 +5,10 @@ import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.Appender;
-import ch.qos.logback.core.UnsynchronizedAppenderBase;
-import java.io.BufferedWriter;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.OutputStreamWriter;
-import java.io.Writer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -21,8 +16,6 @@ import java.time.ZoneId;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.LoggerFactory;
 
@@ -35,7 +28,7 @@ import org.slf4j.LoggerFactory;
  * exposed as {@code nthlb_log_lines_dropped_total}), never waited for: a stuck log costs log lines, not
  * connections. Once the output takes lines again, a warning on the normal log says how many were lost.
  */
-public final class AccessLog extends UnsynchronizedAppenderBase<ILoggingEvent> implements AutoCloseable {
+public final class AccessLog extends DroppingAppender implements AutoCloseable {
 
     /** The logger the data plane writes one line per connection to. */
     public static final String LOGGER = "nthlb.access";
@@ -47,43 +40,22 @@ public final class AccessLog extends UnsynchronizedAppenderBase<ILoggingEvent> i
     /** Lines held while the output is slow: a few seconds of a busy balancer, a few MB at most. */
     static final int QUEUE_LINES = 8192;
 
-    private static final org.slf4j.Logger log = LoggerFactory.getLogger(AccessLog.class);
     private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSXXX");
     private static final Duration CLOSE_WAIT = Duration.ofSeconds(2);
-    /** An output that is merely slower than the traffic drops lines all the time: one warning this often. */
-    private static final long WARN_EVERY_NANOS = Duration.ofSeconds(10).toNanos();
 
-    private final String target;
-    private final Writer out;
-    /** Standard output stays open after the access log closes: the process may still print to it. */
-    private final boolean closeOutput;
-    private final BlockingQueue<ILoggingEvent> queue;
-    private final LongAdder dropped = new LongAdder();
     private final ZoneId zone = ZoneId.systemDefault();
-    private final Thread writer;
     private final Logger logger;
     private final Level previousLevel;
     private final boolean previousAdditive;
     /** The logger's appenders from the logging configuration, set aside while this one writes its lines. */
     private final List<Appender<ILoggingEvent>> configured = new ArrayList<>();
-    // The writer thread's own.
-    /** Drops already reported by a warning. */
-    private long reported;
-    private long lastWarningNanos;
-    private boolean warnedYet;
-    private boolean failing;
 
     private AccessLog(String target, OutputStream out, boolean closeOutput, int queueLines) {
-        this.target = target;
-        this.closeOutput = closeOutput;
-        this.out = new BufferedWriter(new OutputStreamWriter(out, StandardCharsets.UTF_8), 8 * 1024);
-        this.queue = new ArrayBlockingQueue<>(queueLines);
+        super("access log", target, out, closeOutput, queueLines, new LongAdder(), "nthlb-access-log");
         LoggerContext context = (LoggerContext) LoggerFactory.getILoggerFactory();
         this.logger = context.getLogger(LOGGER);
         this.previousLevel = logger.getLevel();
         this.previousAdditive = logger.isAdditive();
-        this.writer = new Thread(this::writeLines, "nthlb-access-log");
-        writer.setDaemon(true);
         setContext(context);
         setName("nthlb-access-log");
     }
@@ -112,7 +84,6 @@ public final class AccessLog extends UnsynchronizedAppenderBase<ILoggingEvent> i
     static AccessLog start(String target, OutputStream out, boolean closeOutput, int queueLines) {
         AccessLog accessLog = new AccessLog(target, out, closeOutput, queueLines);
         accessLog.start();
-        accessLog.writer.start();
         accessLog.logger.iteratorForAppenders().forEachRemaining(accessLog.configured::add);
         accessLog.configured.forEach(accessLog.logger::detachAppender);
         accessLog.logger.addAppender(accessLog);
@@ -130,77 +101,15 @@ public final class AccessLog extends UnsynchronizedAppenderBase<ILoggingEvent> i
     }
 
     /** Lines dropped so far because the output was not taking them. */
+    @Override
     public long dropped() {
-        return dropped.sum();
+        return super.dropped();
     }
 
     @Override
-    protected void append(ILoggingEvent line) {
-        if (!queue.offer(line)) {
-            dropped.increment();
-        }
-    }
-
-    private void writeLines() {
-        try {
-            while (true) {
-                ILoggingEvent line = queue.take();
-                int lines = 0;
-                try {
-                    do {
-                        write(line);
-                        lines++;
-                        line = queue.poll();
-                    } while (line != null);
-                    out.flush();
-                    recovered();
-                } catch (IOException e) {
-                    lost(lines, e);
-                }
-            }
-        } catch (InterruptedException e) {
-            // Closing: write what is queued, then stop.
-            try {
-                for (ILoggingEvent line = queue.poll(); line != null; line = queue.poll()) {
-                    write(line);
-                }
-                out.flush();
-            } catch (IOException ignored) {
-                // The output is gone; the lines with it.
-            }
-        }
-    }
-
-    private void write(ILoggingEvent line) throws IOException {
-        out.write(TIME.format(Instant.ofEpochMilli(line.getTimeStamp()).atZone(zone)));
-        out.write(' ');
-        out.write(line.getFormattedMessage());
-        out.write('\n');
-    }
-
-    /** The output took lines: say how many were dropped while it did not (at most one warning every 10 s). */
-    private void recovered() {
-        failing = false;
-        long now = dropped.sum();
-        long nanos = System.nanoTime();
-        if (now > reported && (!warnedYet || nanos - lastWarningNanos >= WARN_EVERY_NANOS)) {
-            warnedYet = true;
-            lastWarningNanos = nanos;
-            log.warn("access log: {} line(s) dropped because {} was not taking them fast enough"
-                    + " (nthlb_log_lines_dropped_total counts them)", now - reported, target);
-            reported = now;
-        }
-    }
-
-    /** Writing failed (a closed pipe, a full disk): count the lines as dropped, and warn once per failure spell. */
-    private void lost(int lines, IOException e) {
-        dropped.add(lines);
-        reported += lines;
-        if (!failing) {
-            failing = true;
-            log.warn("access log: writing to {} failed ({}); dropping lines until it works again", target,
-                    e.toString());
-        }
+    String format(ILoggingEvent line) {
+        return TIME.format(Instant.ofEpochMilli(line.getTimeStamp()).atZone(zone)) + ' ' + line.getFormattedMessage()
+                + '\n';
     }
 
     /**
@@ -213,19 +122,6 @@ public final class AccessLog extends UnsynchronizedAppenderBase<ILoggingEvent> i
         configured.forEach(logger::addAppender);
         logger.setLevel(previousLevel);
         logger.setAdditive(previousAdditive);
-        stop();
-        writer.interrupt();
-        try {
-            writer.join(CLOSE_WAIT.toMillis());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        if (!writer.isAlive() && closeOutput) {
-            try {
-                out.close();
-            } catch (IOException ignored) {
-                // Nothing more can be written anyway.
-            }
-        }
+        stopWriting(CLOSE_WAIT);
     }
 }

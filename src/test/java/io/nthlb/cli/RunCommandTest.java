@@ -265,7 +265,8 @@ class RunCommandTest {
         httpGet(new InetSocketAddress(InetAddress.getLoopbackAddress(), vip));
         httpGet(new InetSocketAddress(InetAddress.getLoopbackAddress(), vip));
         String metrics = new AdminClient(AdminAddress.parse(admin)).get("/metrics").body();
-        assertThat(metrics).contains("\nnthlb_log_lines_dropped_total 0.0\n");
+        assertThat(metrics).contains("\nnthlb_log_lines_dropped_total{log=\"access\"} 0.0\n")
+                .contains("\nnthlb_log_lines_dropped_total{log=\"normal\"} ");
 
         run.signals.received("SIGTERM");
         assertThat(exit.get(30, TimeUnit.SECONDS)).isZero();
