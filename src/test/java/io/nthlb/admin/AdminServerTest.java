@@ -207,8 +207,7 @@ class AdminServerTest {
         start();
         try (Socket unfinished = connect()) {
             unfinished.getOutputStream().write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n".getBytes(US_ASCII));
-            HttpResponse<String> healthz = http.send(HttpRequest.newBuilder(uri("/healthz"))
-                    .timeout(Duration.ofSeconds(3)).build(), HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> healthz = healthzWithin3s();
             assertThat(healthz.statusCode()).isEqualTo(200);
         }
     }
@@ -247,8 +246,7 @@ class AdminServerTest {
                 for (Socket socket : slow) {
                     trickle(socket, 'E');
                 }
-                HttpResponse<String> healthz = http.send(HttpRequest.newBuilder(uri("/healthz"))
-                        .timeout(Duration.ofSeconds(3)).build(), HttpResponse.BodyHandlers.ofString());
+                HttpResponse<String> healthz = healthzWithin3s();
                 assertThat(healthz.body()).isEqualTo("ok\n");
             }
             // The longest waiting went first: at least all but the cap's worth of the slow ones are gone.
@@ -256,9 +254,7 @@ class AdminServerTest {
                 assertThat(closedByServer(socket)).isTrue();
             }
         } finally {
-            for (Socket socket : slow) {
-                socket.close();
-            }
+            closeAll(slow);
         }
     }
 
@@ -273,13 +269,10 @@ class AdminServerTest {
                 // HTTP/1.0: answered, then the server waits for the client to close, which it never does.
                 socket.getOutputStream().write("GET /healthz HTTP/1.0\r\n\r\n".getBytes(US_ASCII));
             }
-            HttpResponse<String> healthz = http.send(HttpRequest.newBuilder(uri("/healthz"))
-                    .timeout(Duration.ofSeconds(3)).build(), HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> healthz = healthzWithin3s();
             assertThat(healthz.body()).isEqualTo("ok\n");
         } finally {
-            for (Socket socket : lingering) {
-                socket.close();
-            }
+            closeAll(lingering);
         }
     }
 
@@ -301,8 +294,7 @@ class AdminServerTest {
                 HttpResponse.BodyHandlers.ofString());
         assertThat(reloading.await(10, TimeUnit.SECONDS)).isTrue();
 
-        HttpResponse<String> healthz = http.send(HttpRequest.newBuilder(uri("/healthz"))
-                .timeout(Duration.ofSeconds(3)).build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> healthz = healthzWithin3s();
         assertThat(healthz.body()).isEqualTo("ok\n");
 
         finish.countDown();
@@ -476,6 +468,19 @@ class AdminServerTest {
         for (String path : List.of("/", "/healthz/", "//healthz", "/%68ealthz", "/rules/x", "/../rules")) {
             assertThat(raw("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"))
                     .as(path).startsWith("HTTP/1.1 404 ");
+        }
+    }
+
+    /** {@code GET /healthz}, failing the test if the answer takes more than three seconds. */
+    private HttpResponse<String> healthzWithin3s() throws Exception {
+        return http.send(HttpRequest.newBuilder(uri("/healthz")).timeout(Duration.ofSeconds(3)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** Closes them all; the server may have closed some already. */
+    private static void closeAll(List<Socket> sockets) throws IOException {
+        for (Socket socket : sockets) {
+            socket.close();
         }
     }
 
