@@ -40,9 +40,13 @@ public final class AdminClient {
         return send(HttpRequest.newBuilder(uri(pathAndQuery)).GET());
     }
 
-    /** {@code POST} with an empty body. */
+    /**
+     * {@code POST} with an empty body and the header {@code POST /reload} requires, which tells the endpoint
+     * that no web page sent it (a cross-site form cannot add headers).
+     */
     public Response post(String path) {
-        return send(HttpRequest.newBuilder(uri(path)).POST(HttpRequest.BodyPublishers.noBody()));
+        return send(HttpRequest.newBuilder(uri(path)).header(AdminServer.RELOAD_HEADER, "1")
+                .POST(HttpRequest.BodyPublishers.noBody()));
     }
 
     private Response send(HttpRequest.Builder request) {

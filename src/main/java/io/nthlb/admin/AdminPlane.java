@@ -53,7 +53,8 @@ public final class AdminPlane implements AutoCloseable {
         TableListing listing = new NatTableListing(balancer::table,
                 "nthlb " + (version == null ? "(development build)" : version));
         AdminServer server = address == null ? null
-                : AdminServer.start(address, allowRemote, listing, reload, metrics.registry());
+                : AdminServer.start(address, allowRemote, listing, reload, metrics.registry(),
+                        balancer.server()::probeEventLoops);
         SighupReload sighup;
         try {
             sighup = SighupReload.install(reload);

@@ -18,6 +18,7 @@ import java.net.InetSocketAddress;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.IntSupplier;
+import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
 /**
@@ -94,6 +95,22 @@ public final class PrometheusMetrics {
     /** The instruments of one listener, created on first use and the same object ever after. */
     public Listener listener(InetSocketAddress listener) {
         return listeners.computeIfAbsent(listener, address -> new Listener(Addresses.format(address)));
+    }
+
+    /**
+     * Exposes {@code nthlb_log_lines_dropped_total} by log ({@code access}, {@code normal}), read from the logs'
+     * writers at each scrape.
+     */
+    public void watchDroppedLogLines(LongSupplier access, LongSupplier normal) {
+        CounterWithCallback.builder().name("nthlb_log_lines_dropped_total")
+                .help("Log lines dropped because the log's output was not taking them (nothing waits for a log):"
+                        + " access is the access log, normal the log on standard error.")
+                .labelNames("log")
+                .callback(callback -> {
+                    callback.call(access.getAsLong(), "access");
+                    callback.call(normal.getAsLong(), "normal");
+                })
+                .register(registry);
     }
 
     /**

@@ -1,5 +1,6 @@
 package io.nthlb.cli;
 
+import io.nthlb.log.AccessLog;
 import io.nthlb.proxy.ListenException;
 import io.nthlb.proxy.ProxyOptions;
 import io.nthlb.proxy.UnavailableTransportException;
@@ -53,19 +54,22 @@ public final class DemoCommand implements Callable<Integer> {
             return 2;
         }
         ShutdownSignals signals = ShutdownSignals.install();
-        Demo demo;
-        try {
-            demo = Demo.start(port, bPort, cPort, options);
-        } catch (ListenException e) {
-            err.println("nthlb demo: " + e.getMessage() + " (choose other ports with --port, --backend-b-port,"
-                    + " --backend-c-port)");
-            err.flush();
-            return 2;
+        // The demo is for seeing where connections go, so its access log is on, to standard output.
+        try (AccessLog accessLog = AccessLog.open(AccessLog.STDOUT)) {
+            Demo demo;
+            try {
+                demo = Demo.start(port, bPort, cPort, options);
+            } catch (ListenException e) {
+                err.println("nthlb demo: " + e.getMessage() + " (choose other ports with --port, --backend-b-port,"
+                        + " --backend-c-port)");
+                err.flush();
+                return 2;
+            }
+            out.print(demo.banner());
+            out.flush();
+            signals.await();
+            demo.drain(Duration.ofSeconds(2));
+            return 0;
         }
-        out.print(demo.banner());
-        out.flush();
-        signals.await();
-        demo.drain(Duration.ofSeconds(2));
-        return 0;
     }
 }

@@ -7,6 +7,8 @@ import io.nthlb.admin.PrometheusRelayObserver;
 import io.nthlb.balancer.CompiledRules;
 import io.nthlb.balancer.LoadBalancer;
 import io.nthlb.balancer.ReloadOutcome;
+import io.nthlb.log.AccessLog;
+import io.nthlb.log.StandardErrorAppender;
 import io.nthlb.proxy.ListenException;
 import io.nthlb.proxy.ProxyOptions;
 import io.nthlb.proxy.Transport;
@@ -56,6 +58,12 @@ public final class RunCommand implements Callable<Integer> {
     @Mixin
     AdminOptions admin = new AdminOptions();
 
+    @Option(names = "--access-log", paramLabel = "FILE|-|off", defaultValue = AccessLog.OFF,
+            description = "one line per connection when it ends, appended to FILE, or to standard output with -;"
+                    + " lines the output cannot take in time are dropped and counted, never waited for"
+                    + " (default: ${DEFAULT-VALUE})")
+    String accessLogTo;
+
     @Option(names = "--drain-timeout", paramLabel = "DURATION", defaultValue = "30s", converter = DurationConverter.class,
             description = "on SIGTERM/SIGINT, how long open connections may take to finish before they are reset"
                     + " (default: ${DEFAULT-VALUE})")
@@ -79,9 +87,6 @@ public final class RunCommand implements Callable<Integer> {
     }
 
     private int serve() throws InterruptedException {
-        // Not a static field: picocli creates every subcommand to build the command line, and a static logger
-        // would configure logging (some 500 classes) for check, simulate and --version too.
-        Logger log = LoggerFactory.getLogger(RunCommand.class);
         PrintWriter err = spec.commandLine().getErr();
         CompiledRules rules = CompiledRules.of(file, null);
         // Printed as check prints them, so run and check say the same things about a file.
@@ -108,7 +113,31 @@ public final class RunCommand implements Callable<Integer> {
         }
         // A bad or non-loopback --admin is a usage error before anything listens.
         AdminAddress adminAddress = admin.address();
+        AccessLog accessLog;
+        try {
+            accessLog = AccessLog.open(accessLogTo);
+        } catch (IOException e) {
+            err.println("nthlb run: --access-log " + accessLogTo + ": cannot open it: " + e.getMessage());
+            err.flush();
+            return 2;
+        }
+        try {
+            return listenAndServe(err, rules, options, adminAddress, accessLog);
+        } finally {
+            if (accessLog != null) {
+                accessLog.close();
+            }
+        }
+    }
+
+    private int listenAndServe(PrintWriter err, CompiledRules rules, ProxyOptions options, AdminAddress adminAddress,
+                               AccessLog accessLog) throws InterruptedException {
+        // Not a static field: picocli creates every subcommand to build the command line, and a static logger
+        // would configure logging (some 500 classes) for check, simulate and --version too.
+        Logger log = LoggerFactory.getLogger(RunCommand.class);
         PrometheusMetrics metrics = new PrometheusMetrics();
+        metrics.watchDroppedLogLines(accessLog == null ? () -> 0 : accessLog::dropped,
+                StandardErrorAppender::droppedLines);
         // Caught before listening, so a signal that arrives during start-up still drains.
         ShutdownSignals signals = this.signals != null ? this.signals : ShutdownSignals.install();
         LoadBalancer balancer;

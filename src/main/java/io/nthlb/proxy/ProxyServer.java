@@ -117,6 +117,23 @@ public final class ProxyServer implements AutoCloseable {
     }
 
     /**
+     * Gives every event loop a task that does nothing and returns one future per loop, completed when that
+     * loop has run it: a loop blocked in a call that does not return never completes its future, which is how
+     * {@code /healthz} tells a data plane that cannot serve from one that can.
+     *
+     * @throws java.util.concurrent.RejectedExecutionException once the event loops are shutting down
+     */
+    public List<CompletableFuture<Void>> probeEventLoops() {
+        List<CompletableFuture<Void>> ran = new ArrayList<>();
+        for (EventExecutor loop : group) {
+            CompletableFuture<Void> done = new CompletableFuture<>();
+            loop.execute(() -> done.complete(null));
+            ran.add(done);
+        }
+        return ran;
+    }
+
+    /**
      * Stops accepting, waits up to {@code timeout} for the open connections to end on their own, then resets
      * the ones still open and stops the event loops.
      *

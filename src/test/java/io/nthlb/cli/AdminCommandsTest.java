@@ -44,7 +44,7 @@ class AdminCommandsTest {
             }
         };
         server = AdminServer.start(AdminAddress.parse("127.0.0.1:0"), false, listing, nextReload::get,
-                new PrometheusMetrics().registry());
+                new PrometheusMetrics().registry(), () -> java.util.List.of());
     }
 
     @AfterEach

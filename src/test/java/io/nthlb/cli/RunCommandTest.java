@@ -8,6 +8,10 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.nthlb.Main;
+import io.nthlb.admin.AdminAddress;
+import io.nthlb.admin.AdminClient;
+import io.nthlb.log.AccessLog;
+import io.nthlb.proxy.Addresses;
 import io.nthlb.proxy.ProxyServer;
 import io.nthlb.testing.FreePort;
 import java.io.BufferedReader;
@@ -32,6 +36,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 
 /** {@code nthlb run} in this JVM: real rules files, real sockets on loopback, a simulated SIGTERM. */
@@ -245,6 +250,56 @@ class RunCommandTest {
     }
 
     @Test
+    void accessLogHasOneLinePerConnectionInTheFileItNamesAndCountsDrops() throws Exception {
+        DemoHttpBackend b = backend("B");
+        DemoHttpBackend c = backend("C");
+        int vip = FreePort.onLoopback();
+        String admin = "127.0.0.1:" + FreePort.onLoopback();
+        Path file = rules(Demo.rules(vip, b.address().getPort(), c.address().getPort()));
+        Path accessLog = dir.resolve("access.log");
+        RunCommand run = new RunCommand();
+        run.signals = ShutdownSignals.manual();
+        CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> execute(run, "--threads", "2",
+                "--admin", admin, "--access-log", accessLog.toString(), file.toString()));
+        run.started.get(30, TimeUnit.SECONDS);
+        httpGet(new InetSocketAddress(InetAddress.getLoopbackAddress(), vip));
+        httpGet(new InetSocketAddress(InetAddress.getLoopbackAddress(), vip));
+        String metrics = new AdminClient(AdminAddress.parse(admin)).get("/metrics").body();
+        assertThat(metrics).contains("\nnthlb_log_lines_dropped_total{log=\"access\"} 0.0\n")
+                .contains("\nnthlb_log_lines_dropped_total{log=\"normal\"} ");
+
+        run.signals.received("SIGTERM");
+        assertThat(exit.get(30, TimeUnit.SECONDS)).isZero();
+        List<String> lines = Files.readAllLines(accessLog);
+        assertThat(lines).hasSize(2);
+        assertThat(lines.get(0)).contains(" rule=PREROUTING:1 backend=" + Addresses.format(b.address())).contains(" end=");
+        assertThat(lines.get(1)).contains(" rule=PREROUTING:2 backend=" + Addresses.format(c.address())).contains(" end=");
+    }
+
+    @Test
+    void accessLogIsOffByDefault() throws Exception {
+        DemoHttpBackend b = backend("B");
+        int vip = FreePort.onLoopback();
+        Path file = rules(Demo.rules(vip, b.address().getPort(), b.address().getPort()));
+        RunCommand run = new RunCommand();
+        run.signals = ShutdownSignals.manual();
+        CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> execute(run, "--threads", "1",
+                "--admin", "off", file.toString()));
+        run.started.get(30, TimeUnit.SECONDS);
+        assertThat(LoggerFactory.getLogger(AccessLog.LOGGER).isInfoEnabled()).isFalse();
+        run.signals.received("SIGTERM");
+        assertThat(exit.get(30, TimeUnit.SECONDS)).isZero();
+    }
+
+    @Test
+    void anAccessLogThatCannotBeOpenedExitsTwoSayingSo() throws Exception {
+        Path file = rules(Demo.rules(FreePort.onLoopback(), 1, 2));
+        Path nowhere = dir.resolve("no-such-dir").resolve("access.log");
+        assertThat(execute(new RunCommand(), "--access-log", nowhere.toString(), file.toString())).isEqualTo(2);
+        assertThat(err.toString()).startsWith("nthlb run: --access-log " + nowhere + ": cannot open it: ");
+    }
+
+    @Test
     void helpListsEveryOptionWithItsDefault() {
         StringWriter out = new StringWriter();
         CommandLine cmd = Main.commandLine();
@@ -253,7 +308,7 @@ class RunCommandTest {
         // Whitespace folded: how picocli wraps a description depends on the widest option name.
         assertThat(out.toString().replaceAll("\\s+", " ")).contains("--transport", "default: epoll", "--threads", "--connect-timeout",
                 "default: 5s", "--idle-timeout", "default: 5d", "--drain-timeout", "default: 30s", "--bind-any",
-                "--admin", "default: 127.0.0.1:9180", "--admin-allow-remote");
+                "--admin", "default: 127.0.0.1:9180", "--admin-allow-remote", "--access-log", "default: off");
     }
 
     /** One HTTP/1.1 GET on a new connection; the body. */
