@@ -20,6 +20,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -122,7 +123,7 @@ public final class RunCommand implements Callable<Integer> {
             return 2;
         }
         try {
-            return listenAndServe(err, rules, options, adminAddress, accessLog);
+            return listenAndServe(err, rules, options, adminAddress, accessLog == null ? () -> 0 : accessLog::dropped);
         } finally {
             if (accessLog != null) {
                 accessLog.close();
@@ -131,12 +132,14 @@ public final class RunCommand implements Callable<Integer> {
     }
 
     private int listenAndServe(PrintWriter err, CompiledRules rules, ProxyOptions options, AdminAddress adminAddress,
-                               AccessLog accessLog) throws InterruptedException {
+                               LongSupplier accessLinesDropped) throws InterruptedException {
+        // No logging type in this method's signature: picocli reads every method of the command to build the
+        // command line, which loads the classes they name, and check or --version would load Logback too.
         // Not a static field: picocli creates every subcommand to build the command line, and a static logger
         // would configure logging (some 500 classes) for check, simulate and --version too.
         Logger log = LoggerFactory.getLogger(RunCommand.class);
         PrometheusMetrics metrics = new PrometheusMetrics();
-        metrics.watchDroppedLogLines(accessLog == null ? () -> 0 : accessLog::dropped,
+        metrics.watchDroppedLogLines(accessLinesDropped,
                 StandardErrorAppender::droppedLines);
         // Caught before listening, so a signal that arrives during start-up still drains.
         ShutdownSignals signals = this.signals != null ? this.signals : ShutdownSignals.install();
