@@ -10,6 +10,7 @@ import io.nthlb.testing.Eventually;
 import io.nthlb.testing.FreePort;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.ConnectException;
 import java.net.HttpURLConnection;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -90,9 +91,20 @@ class RunFailoverTest {
         run.started.get(30, TimeUnit.SECONDS);
     }
 
+    /**
+     * Stops C and waits until its port refuses: the JDK closes a server socket registered with a selector only at
+     * the selector's next round, and a connection accepted meanwhile would be reset once established.
+     */
     private void stopC() {
         c.close();
         c = null;
+        Eventually.until(() -> {
+            try (Socket probe = new Socket(LOOPBACK, cPort)) {
+                return false;
+            } catch (ConnectException refused) {
+                return true;
+            }
+        }, "C's port refuses");
     }
 
     private void restartC() {
