@@ -5,7 +5,9 @@ import io.nthlb.nat.NatTable;
 import io.nthlb.proxy.Addresses;
 import io.nthlb.rules.RulePrinter;
 import java.net.InetSocketAddress;
+import java.time.Instant;
 import java.time.ZonedDateTime;
+import java.time.temporal.ChronoUnit;
 import java.util.function.Supplier;
 
 /**
@@ -40,7 +42,7 @@ public final class NatTableListing implements TableListing {
             return text.toString();
         }
         for (BackendHealth.Status s : health.statuses()) {
-            text.append(Addresses.format(s.backend())).append(s.up() ? " up " : " down ").append(s.since())
+            text.append(Addresses.format(s.backend())).append(s.up() ? " up " : " down ").append(orDash(s.since()))
                     .append(' ').append(orDash(s.checkedAt())).append(' ').append(orDash(s.errorAt()))
                     .append(' ').append(orDash(s.lastError())).append('\n');
         }
@@ -63,7 +65,12 @@ public final class NatTableListing implements TableListing {
         return RulePrinter.save(table.ruleset(), table.counterView(), counters, generator, ZonedDateTime.now());
     }
 
-    private static String orDash(Object value) {
-        return value == null ? "-" : value.toString();
+    /** A time to the millisecond, as the logs print them, or {@code -}. */
+    private static String orDash(Instant time) {
+        return time == null ? "-" : time.truncatedTo(ChronoUnit.MILLIS).toString();
+    }
+
+    private static String orDash(String text) {
+        return text == null ? "-" : text;
     }
 }

@@ -295,11 +295,8 @@ abstract class RelayTestSuite {
     @Test
     void backendThatNeverAnswersTimesOutAndResetsTheClient() throws Exception {
         startProxy(ProxyOptions.defaults(transport()).withThreads(2).withConnectTimeout(Duration.ofMillis(500)));
-        // A listener whose accept queue is full drops new SYNs: a backend that does not answer.
-        ServerSocket full = new ServerSocket(0, 1, LOOPBACK);
-        closeAfter.add(full);
-        fillAcceptQueue(full);
-        proxy.setRouter((client, local) -> Route.to((InetSocketAddress) full.getLocalSocketAddress(), "TEST:3"));
+        InetSocketAddress full = neverAnswering();
+        proxy.setRouter((client, local) -> Route.to(full, "TEST:3"));
         try (Socket s = connect()) {
             assertThat(observer.connecting.poll(30, TimeUnit.SECONDS)).as("connect started").isNotNull();
             s.getOutputStream().write("sent while the backend is still connecting".getBytes(StandardCharsets.US_ASCII));
@@ -337,6 +334,14 @@ abstract class RelayTestSuite {
         };
     }
 
+    /** Sends {@code text} and FIN through {@code s} and asserts the echo backend behind it sends back exactly that. */
+    private static void assertEchoed(Socket s, String text) throws IOException {
+        byte[] payload = text.getBytes(StandardCharsets.US_ASCII);
+        s.getOutputStream().write(payload);
+        s.shutdownOutput();
+        assertThat(s.getInputStream().readAllBytes()).isEqualTo(payload);
+    }
+
     /** An address on loopback that nothing listens on: connecting to it is refused. */
     private static InetSocketAddress refusingAddress() throws IOException {
         try (ServerSocket probe = new ServerSocket(0, 1, LOOPBACK)) {
@@ -351,11 +356,8 @@ abstract class RelayTestSuite {
         InetSocketAddress refused = refusingAddress();
         List<Ending> failures = new CopyOnWriteArrayList<>();
         proxy.setRouter((client, local) -> retrying(failures, refused, echo.address()));
-        byte[] payload = "after one retry".getBytes(StandardCharsets.US_ASCII);
         try (Socket s = connect()) {
-            s.getOutputStream().write(payload);
-            s.shutdownOutput();
-            assertThat(s.getInputStream().readAllBytes()).isEqualTo(payload);
+            assertEchoed(s, "after one retry");
         }
         Connection c = observer.nextEnded();
         assertThat(c.ending()).isEqualTo(Ending.CLOSED);
@@ -385,22 +387,16 @@ abstract class RelayTestSuite {
     @Test
     void backendThatNeverAnswersIsRetriedAfterTheConnectTimeout() throws Exception {
         startProxy(ProxyOptions.defaults(transport()).withThreads(2).withConnectTimeout(Duration.ofMillis(300)));
-        ServerSocket full = new ServerSocket(0, 1, LOOPBACK);
-        closeAfter.add(full);
-        fillAcceptQueue(full);
+        InetSocketAddress full = neverAnswering();
         LoopbackBackend echo = LoopbackBackend.echo();
         closeAfter.add(echo);
         List<Ending> failures = new CopyOnWriteArrayList<>();
-        proxy.setRouter((client, local) -> retrying(failures, (InetSocketAddress) full.getLocalSocketAddress(),
-                echo.address()));
-        byte[] payload = "after a timeout".getBytes(StandardCharsets.US_ASCII);
+        proxy.setRouter((client, local) -> retrying(failures, full, echo.address()));
         try (Socket s = connect()) {
             // Sent once the retry is under way: io_uring reads a client's bytes and FIN while the first backend is
             // still connecting, and bytes already read cannot be sent to another backend, so that would not retry.
             assertThat(observer.rerouted.poll(30, TimeUnit.SECONDS)).as("retried").isNotNull();
-            s.getOutputStream().write(payload);
-            s.shutdownOutput();
-            assertThat(s.getInputStream().readAllBytes()).isEqualTo(payload);
+            assertEchoed(s, "after a timeout");
         }
         Connection c = observer.nextEnded();
         assertThat(c.ending()).isEqualTo(Ending.CLOSED);
@@ -464,6 +460,14 @@ abstract class RelayTestSuite {
         Connection c = observer.nextEnded();
         assertThat(c.ending()).isEqualTo(Ending.CLOSED);
         assertThat(c.bytesFromClient()).isEqualTo(early.length());
+    }
+
+    /** A listener whose accept queue is full: it drops new SYNs, a backend that never answers. */
+    private InetSocketAddress neverAnswering() throws IOException {
+        ServerSocket full = new ServerSocket(0, 1, LOOPBACK);
+        closeAfter.add(full);
+        fillAcceptQueue(full);
+        return (InetSocketAddress) full.getLocalSocketAddress();
     }
 
     private void fillAcceptQueue(ServerSocket full) throws IOException {
