@@ -134,15 +134,18 @@ final class Relay extends RelayBase implements ChannelFutureListener {
     /** Connecting failed: tries the next backend the route gives, on a new channel, or resets the client. */
     private void backendFailed(Throwable cause) {
         InetSocketAddress next = connectFailed(cause);
-        abort(backend);
         if (next == null) {
+            abort(backend);
             abort(client);
             return;
         }
-        // A handler that is not @Sharable goes into one pipeline only: the new channel gets a new side.
+        // A handler that is not @Sharable goes into one pipeline only: the new channel gets a new side. Made
+        // before the failed channel closes, so that what its close fails (a queued preface) is a stale side's.
+        Side failed = backendSide;
         backendSide = new Side(Direction.BACKEND_TO_CLIENT);
         backendSide.peer = clientSide;
         clientSide.peer = backendSide;
+        abort(failed.channel);
         connect(next);
     }
 

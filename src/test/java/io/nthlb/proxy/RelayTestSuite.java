@@ -310,7 +310,7 @@ abstract class RelayTestSuite {
     }
 
     /** A route to {@code first} whose retries go through {@code next}, one backend per retry, then none. */
-    private static Route retrying(List<Ending> failures, InetSocketAddress... backends) {
+    static Route retrying(List<Ending> failures, InetSocketAddress... backends) {
         return retrying(failures, 0, backends);
     }
 
@@ -343,7 +343,7 @@ abstract class RelayTestSuite {
     }
 
     /** An address on loopback that nothing listens on: connecting to it is refused. */
-    private static InetSocketAddress refusingAddress() throws IOException {
+    static InetSocketAddress refusingAddress() throws IOException {
         try (ServerSocket probe = new ServerSocket(0, 1, LOOPBACK)) {
             return (InetSocketAddress) probe.getLocalSocketAddress();
         }
