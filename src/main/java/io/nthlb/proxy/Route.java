@@ -22,9 +22,9 @@ public interface Route {
     }
 
     /**
-     * Connecting to {@link #backend()} failed with {@code failure} (refused, unreachable or timeout) before
-     * anything was read from the client: returns the route to try instead, or {@code null} to end the
-     * connection with that failure (the client is reset). Called on the connection's event loop; the default
+     * Connecting to {@link #backend()} failed with {@code failure} (refused, unreachable or timeout), and none of
+     * the client's bytes is lost yet: returns the route to try instead, or {@code null} to end the connection
+     * with that failure (the client is reset). Called on the connection's event loop; the default
      * never retries, as the kernel cannot.
      */
     default Route retry(Ending failure) {
