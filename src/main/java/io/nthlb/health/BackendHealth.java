@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -80,20 +81,20 @@ public final class BackendHealth implements AutoCloseable {
      * schedule, new ones start as never checked, and the rest are no longer checked.
      */
     public synchronized void track(Collection<InetSocketAddress> backends) {
-        List<Tracked> next = new ArrayList<>();
+        Map<InetSocketAddress, Tracked> next = new LinkedHashMap<>();
         List<Tracked> added = new ArrayList<>();
         for (InetSocketAddress backend : backends) {
-            Tracked t = tracked.get(backend);
-            if (t == null) {
-                t = new Tracked(backend);
-                added.add(t);
-            }
-            if (!next.contains(t)) {
-                next.add(t);
+            if (!next.containsKey(backend)) {
+                Tracked t = tracked.get(backend);
+                if (t == null) {
+                    t = new Tracked(backend);
+                    added.add(t);
+                }
+                next.put(backend, t);
             }
         }
         for (Tracked t : order) {
-            if (!next.contains(t)) {
+            if (!next.containsKey(t.backend)) {
                 tracked.remove(t.backend);
                 t.schedule.cancel(false);
             }
@@ -104,7 +105,7 @@ public final class BackendHealth implements AutoCloseable {
             tracked.put(t.backend, t);
             t.schedule = checks.scheduler().scheduleAtFixedRate(t, i * step, interval.toNanos(), TimeUnit.NANOSECONDS);
         }
-        order = List.copyOf(next);
+        order = List.copyOf(next.values());
     }
 
     /** Whether {@code backend} is checked and down now; a backend that is not checked is never down. */
