@@ -8,13 +8,13 @@ import io.netty.channel.nio.NioIoHandler;
 import io.nthlb.admin.AdminServer;
 import io.nthlb.testing.Eventually;
 import io.nthlb.testing.FreePort;
+import io.nthlb.testing.NeverAnswering;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.ConnectException;
 import java.net.HttpURLConnection;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -185,19 +185,9 @@ class RunFailoverTest {
     /** C is a listener with a full accept queue: its SYNs are dropped, so connecting to it never completes. */
     private void makeCUnreachable() throws IOException {
         stopC();
-        ServerSocket full = new ServerSocket(0, 1, LOOPBACK);
-        closeAfter.add(full);
-        cPort = full.getLocalPort();
-        for (int i = 0; i < 16; i++) {
-            Socket s = new Socket();
-            closeAfter.add(s);
-            try {
-                s.connect(full.getLocalSocketAddress(), 200);
-            } catch (IOException queueFull) {
-                return;
-            }
-        }
-        throw new AssertionError("the accept queue never filled");
+        NeverAnswering unreachable = new NeverAnswering();
+        closeAfter.add(unreachable);
+        cPort = unreachable.address().getPort();
     }
 
     @Test

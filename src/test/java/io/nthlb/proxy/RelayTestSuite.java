@@ -9,6 +9,7 @@ import ch.qos.logback.core.AppenderBase;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.nthlb.testing.Eventually;
 import io.nthlb.testing.LoopbackBackend;
+import io.nthlb.testing.NeverAnswering;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -467,25 +468,11 @@ abstract class RelayTestSuite {
         assertThat(c.bytesFromClient()).isEqualTo(early.length());
     }
 
-    /** A listener whose accept queue is full: it drops new SYNs, a backend that never answers. */
+    /** A backend that never answers, closed after the test. */
     private InetSocketAddress neverAnswering() throws IOException {
-        ServerSocket full = new ServerSocket(0, 1, LOOPBACK);
-        closeAfter.add(full);
-        fillAcceptQueue(full);
-        return (InetSocketAddress) full.getLocalSocketAddress();
-    }
-
-    private void fillAcceptQueue(ServerSocket full) throws IOException {
-        for (int i = 0; i < 16; i++) {
-            Socket s = new Socket();
-            closeAfter.add(s);
-            try {
-                s.connect(full.getLocalSocketAddress(), 200);
-            } catch (IOException e) {
-                return;
-            }
-        }
-        throw new AssertionError("the accept queue never filled");
+        NeverAnswering backend = new NeverAnswering();
+        closeAfter.add(backend);
+        return backend.address();
     }
 
     /**
