@@ -26,7 +26,7 @@ public record FailoverOptions(int retries, Duration checkInterval, int fall, int
             throw new IllegalArgumentException("--retries: " + retries + " (expected: >= 0)");
         }
         if (checkInterval != null && (checkInterval.isNegative() || checkInterval.isZero())) {
-            throw new IllegalArgumentException("--health-check: " + checkInterval + " (expected: > 0)");
+            throw new IllegalArgumentException("--health-check: " + checkInterval.toMillis() + "ms (expected: > 0)");
         }
         if (fall < 1) {
             throw new IllegalArgumentException("--health-fall: " + fall + " (expected: >= 1)");
