@@ -44,6 +44,9 @@ public final class AdminPlane implements AutoCloseable {
             throws IOException {
         metrics.watchTable(balancer::table);
         metrics.watchDataPlane(() -> balancer.listeners().addresses().size(), balancer::openConnections);
+        if (balancer.health() != null) {
+            metrics.watchHealth(balancer.health());
+        }
         ReloadAction reload = around.apply(() -> {
             ReloadOutcome outcome = balancer.reload(rulesFile);
             metrics.reloaded(outcome.status());
@@ -51,7 +54,7 @@ public final class AdminPlane implements AutoCloseable {
         });
         String version = AdminPlane.class.getPackage().getImplementationVersion();
         TableListing listing = new NatTableListing(balancer::table,
-                "nthlb " + (version == null ? "(development build)" : version));
+                "nthlb " + (version == null ? "(development build)" : version), balancer.health());
         AdminServer server = address == null ? null
                 : AdminServer.start(address, allowRemote, listing, reload, metrics.registry(),
                         balancer.server()::probeEventLoops);

@@ -68,6 +68,7 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code GET /rules} the table as {@code iptables -t nat -nvL} prints it; {@code ?x} for exact
  *       numbers, {@code ?chain=NAME} for one chain</li>
  *   <li>{@code GET /save} the table as {@code iptables-save}; {@code ?c} adds the counters</li>
+ *   <li>{@code GET /backends} the backends and their health, one per line</li>
  *   <li>{@code GET /metrics} Prometheus text format (OpenMetrics when the scraper asks for it)</li>
  *   <li>{@code GET /healthz} {@code ok} when every event loop of the data plane runs a task within
  *       {@link Limits#healthBound}, 503 otherwise</li>
@@ -117,7 +118,7 @@ public final class AdminServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(AdminServer.class);
     private static final String TEXT = "text/plain; charset=utf-8";
     private static final String GET_OR_HEAD = "GET, HEAD";
-    private static final String ENDPOINTS = "/rules, /save, /metrics, /healthz, /reload";
+    private static final String ENDPOINTS = "/rules, /save, /backends, /metrics, /healthz, /reload";
 
     private final Limits limits;
     private final TableListing table;
@@ -492,6 +493,9 @@ public final class AdminServer implements AutoCloseable {
             case "/save" -> {
                 return readOnly(request, path,
                         () -> work(() -> Answer.text(HttpResponseStatus.OK, table.save(query.containsKey("c")))));
+            }
+            case "/backends" -> {
+                return readOnly(request, path, () -> work(() -> Answer.text(HttpResponseStatus.OK, table.backends())));
             }
             case "/metrics" -> {
                 String accept = request.headers().get(HttpHeaderNames.ACCEPT);

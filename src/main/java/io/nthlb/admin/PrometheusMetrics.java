@@ -1,7 +1,7 @@
 package io.nthlb.admin;
 
 import io.nthlb.balancer.ReloadOutcome;
-
+import io.nthlb.health.BackendHealth;
 import io.nthlb.nat.NatTable;
 import io.nthlb.nat.LiveCounters;
 import io.nthlb.proxy.Addresses;
@@ -184,6 +184,19 @@ public final class PrometheusMetrics {
                 visitor.policy(chain.name(), table.policyCounters(chain.name()));
             }
         }
+    }
+
+    /** Exposes {@code nthlb_upstream_up}: 1 for each checked backend that is up, 0 for each that is down. */
+    public void watchHealth(BackendHealth health) {
+        GaugeWithCallback.builder().name("nthlb_upstream_up")
+                .help("Whether the health checks find the backend up (1) or down (0).")
+                .labelNames("backend")
+                .callback(callback -> {
+                    for (BackendHealth.Status s : health.statuses()) {
+                        callback.call(s.up() ? 1 : 0, Addresses.format(s.backend()));
+                    }
+                })
+                .register(registry);
     }
 
     /** Counts a reload by its result. */

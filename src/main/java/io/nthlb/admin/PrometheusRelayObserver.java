@@ -27,6 +27,11 @@ public final class PrometheusRelayObserver implements RelayObserver {
     }
 
     @Override
+    public ConnectionObserver rerouted(Connection connection) {
+        return new BackendObserver(metrics.backend(connection.route().backend()));
+    }
+
+    @Override
     public void acceptFailed(InetSocketAddress listener, Throwable cause) {
         metrics.listener(listener).acceptError();
     }

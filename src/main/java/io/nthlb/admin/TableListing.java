@@ -14,4 +14,13 @@ public interface TableListing {
 
     /** The {@code iptables-save} text, with {@code [pkts:bytes]} on every chain and rule when {@code counters}. */
     String save(boolean counters);
+
+    /**
+     * The backends the rules can send connections to, one line each after a header: address, state ({@code up},
+     * {@code down}, or {@code unchecked} without health checks), since when, when it was last checked, and when
+     * the last failure was and what it was (the last column, which may have spaces).
+     */
+    default String backends() {
+        return "backend state since checked_at last_error_at last_error\n";
+    }
 }

@@ -1,5 +1,7 @@
 package io.nthlb.balancer;
 
+import io.nthlb.health.BackendHealth;
+import io.nthlb.health.FailoverOptions;
 import io.nthlb.nat.NatTable;
 import io.nthlb.proxy.Addresses;
 import io.nthlb.proxy.ListenException;
@@ -19,7 +21,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A running nthlb: the proxy listening where a nat table needs it, each new connection sent where the table
- * decides, and reload, which replaces the table and the listeners together; what {@code run}, {@code demo} and
+ * decides (past backends that are down, with health checks), and reload, which replaces the table and the listeners together; what {@code run}, {@code demo} and
  * the admin endpoint start, reload and drain.
  *
  * <p>A reload opens the listeners the new table adds, switches new connections to the new table, then closes
@@ -34,28 +36,50 @@ public final class LoadBalancer implements AutoCloseable {
     private final ProxyServer server;
     private volatile NatTable table;
     private final List<InetSocketAddress> bound;
+    private final int retries;
+    /** {@code null} without health checks. */
+    private final BackendHealth health;
 
-    private LoadBalancer(ProxyServer server, NatTable table, List<InetSocketAddress> bound) {
+    private LoadBalancer(ProxyServer server, NatTable table, List<InetSocketAddress> bound, int retries,
+                         BackendHealth health) {
         this.server = server;
         this.table = table;
         this.bound = bound;
+        this.retries = retries;
+        this.health = health;
+    }
+
+    /** {@link #start(NatTable, ProxyOptions, FailoverOptions, RelayObserver)} as the kernel behaves: no failover. */
+    public static LoadBalancer start(NatTable table, ProxyOptions options, RelayObserver observer) {
+        return start(table, options, FailoverOptions.NONE, observer);
     }
 
     /**
-     * Starts the event loops and opens a listener for each of the table's listen addresses; on failure
-     * nothing is left running.
+     * Starts the event loops (and the health checks, when asked for) and opens a listener for each of the
+     * table's listen addresses; on failure nothing is left running.
      *
      * @throws ListenException when an address cannot be listened on; its message says what to do
      */
-    public static LoadBalancer start(NatTable table, ProxyOptions options, RelayObserver observer) {
-        ProxyServer server = ProxyServer.start(options, new NatRouter(table), observer);
+    public static LoadBalancer start(NatTable table, ProxyOptions options, FailoverOptions failover,
+                                     RelayObserver observer) {
+        BackendHealth health = failover.checksHealth()
+                ? BackendHealth.start(failover, options.connectTimeout(), table.backends()) : null;
+        ProxyServer server = ProxyServer.start(options, new NatRouter(table, failover.retries(), health), observer);
         try {
             List<InetSocketAddress> bound = server.listen(CompiledRules.socketAddresses(table));
-            return new LoadBalancer(server, table, List.copyOf(bound));
+            return new LoadBalancer(server, table, List.copyOf(bound), failover.retries(), health);
         } catch (RuntimeException e) {
             server.close();
+            if (health != null) {
+                health.close();
+            }
             throw e;
         }
+    }
+
+    /** The backends' health, or {@code null} without health checks. */
+    public BackendHealth health() {
+        return health;
     }
 
     /** Where the listeners were bound at start, in the table's order (a port 0 resolved to the kernel's choice). */
@@ -145,8 +169,12 @@ public final class LoadBalancer implements AutoCloseable {
 
     /** Makes {@code next} the table for new connections; open connections keep their backends. */
     private void install(NatTable next) {
+        if (health != null) {
+            // Backends that remain keep their state; new ones are checked from the start.
+            health.track(next.backends());
+        }
         table = next;
-        server.setRouter(new NatRouter(next));
+        server.setRouter(new NatRouter(next, retries, health));
     }
 
     private static String labels(List<InetSocketAddress> addresses) {
@@ -164,6 +192,7 @@ public final class LoadBalancer implements AutoCloseable {
         int open = server.openConnections();
         log.info("draining: not accepting; waiting up to {} for {} open connection(s)", timeout, open);
         int cut = server.drain(timeout);
+        closeHealth();
         log.info("drained{}", cut == 0 ? "" : ", " + cut + " connection(s) reset at the drain timeout");
         return cut;
     }
@@ -171,5 +200,12 @@ public final class LoadBalancer implements AutoCloseable {
     @Override
     public void close() {
         server.close();
+        closeHealth();
+    }
+
+    private void closeHealth() {
+        if (health != null) {
+            health.close();
+        }
     }
 }

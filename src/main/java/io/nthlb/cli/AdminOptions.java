@@ -16,7 +16,7 @@ public final class AdminOptions {
     CommandSpec mixee;
 
     @Option(names = "--admin", paramLabel = "HOST:PORT|off", defaultValue = AdminAddress.DEFAULT,
-            description = "where the admin endpoint (/rules, /save, /metrics, /healthz, /reload) listens, or off"
+            description = "where the admin endpoint (/rules, /save, /backends, /metrics, /healthz, /reload) listens, or off"
                     + " (default: ${DEFAULT-VALUE})")
     String admin = AdminAddress.DEFAULT;
 

@@ -1,5 +1,8 @@
 package io.nthlb.cli;
 
+import io.nthlb.nat.ListenAddress;
+import io.nthlb.rules.Cidr;
+import java.net.InetSocketAddress;
 import picocli.CommandLine;
 
 /**
@@ -37,6 +40,17 @@ record Endpoint(int address, int port) {
             throw new IllegalArgumentException(text + " (expected: " + (max == 255 ? "octets" : "port") + " 0-" + max + ")");
         }
         return value;
+    }
+
+    /** The address and port as a socket address; the port must have been given. */
+    InetSocketAddress toSocketAddress() {
+        return new ListenAddress(address, port).toSocketAddress();
+    }
+
+    /** {@code A.B.C.D[:PORT]}, as it was given. */
+    String text() {
+        String host = Cidr.formatAddress(address);
+        return port < 0 ? host : host + ":" + port;
     }
 
     /** Lets picocli turn an option's text into an endpoint, reporting a bad one as a usage error. */

@@ -7,6 +7,7 @@ import io.nthlb.admin.PrometheusRelayObserver;
 import io.nthlb.balancer.CompiledRules;
 import io.nthlb.balancer.LoadBalancer;
 import io.nthlb.balancer.ReloadOutcome;
+import io.nthlb.health.FailoverOptions;
 import io.nthlb.log.AccessLog;
 import io.nthlb.log.StandardErrorAppender;
 import io.nthlb.proxy.ListenException;
@@ -65,6 +66,25 @@ public final class RunCommand implements Callable<Integer> {
                     + " (default: ${DEFAULT-VALUE})")
     String accessLogTo;
 
+    @Option(names = "--retries", paramLabel = "N", defaultValue = "0",
+            description = "when connecting to the chosen backend fails, decide the connection again (as a new"
+                    + " connection: the nth counters move) and connect again, up to N more times, before the client"
+                    + " is reset (default: ${DEFAULT-VALUE}, as the kernel)")
+    int retries;
+
+    @Option(names = "--health-check", paramLabel = "INTERVAL", converter = DurationConverter.class,
+            description = "give every backend a TCP connect check every INTERVAL; a decision that lands on a backend"
+                    + " that is down is made again, as a new connection (default: off, as the kernel)")
+    Duration healthCheck;
+
+    @Option(names = "--health-fall", paramLabel = "N", defaultValue = "" + FailoverOptions.DEFAULT_FALL,
+            description = "failed checks (or connections) in a row that take a backend down (default: ${DEFAULT-VALUE})")
+    int healthFall;
+
+    @Option(names = "--health-rise", paramLabel = "N", defaultValue = "" + FailoverOptions.DEFAULT_RISE,
+            description = "successful checks in a row that bring a backend up again (default: ${DEFAULT-VALUE})")
+    int healthRise;
+
     @Option(names = "--drain-timeout", paramLabel = "DURATION", defaultValue = "30s", converter = DurationConverter.class,
             description = "on SIGTERM/SIGINT, how long open connections may take to finish before they are reset"
                     + " (default: ${DEFAULT-VALUE})")
@@ -98,9 +118,11 @@ public final class RunCommand implements Callable<Integer> {
             return 2;
         }
         ProxyOptions options;
+        FailoverOptions failover;
         try {
             options = dataPlane.toProxyOptions()
                     .withClientAddressing(clientAddress.toClientAddressing(rules.table().listenAddresses()));
+            failover = new FailoverOptions(retries, healthCheck, healthFall, healthRise);
         } catch (UnavailableTransportException | IllegalArgumentException e) {
             err.println("nthlb run: " + e.getMessage());
             err.flush();
@@ -123,7 +145,8 @@ public final class RunCommand implements Callable<Integer> {
             return 2;
         }
         try {
-            return listenAndServe(err, rules, options, adminAddress, accessLog == null ? () -> 0 : accessLog::dropped);
+            return listenAndServe(err, rules, options, failover, adminAddress,
+                    accessLog == null ? () -> 0 : accessLog::dropped);
         } finally {
             if (accessLog != null) {
                 accessLog.close();
@@ -131,8 +154,8 @@ public final class RunCommand implements Callable<Integer> {
         }
     }
 
-    private int listenAndServe(PrintWriter err, CompiledRules rules, ProxyOptions options, AdminAddress adminAddress,
-                               LongSupplier accessLinesDropped) throws InterruptedException {
+    private int listenAndServe(PrintWriter err, CompiledRules rules, ProxyOptions options, FailoverOptions failover,
+                               AdminAddress adminAddress, LongSupplier accessLinesDropped) throws InterruptedException {
         // No logging type in this method's signature: picocli reads every method of the command to build the
         // command line, which loads the classes they name, and check or --version would load Logback too.
         // Not a static field: picocli creates every subcommand to build the command line, and a static logger
@@ -145,7 +168,7 @@ public final class RunCommand implements Callable<Integer> {
         ShutdownSignals signals = this.signals != null ? this.signals : ShutdownSignals.install();
         LoadBalancer balancer;
         try {
-            balancer = LoadBalancer.start(rules.table(), options, new PrometheusRelayObserver(metrics));
+            balancer = LoadBalancer.start(rules.table(), options, failover, new PrometheusRelayObserver(metrics));
         } catch (ListenException e) {
             err.println("nthlb run: " + e.getMessage());
             err.flush();
@@ -153,6 +176,14 @@ public final class RunCommand implements Callable<Integer> {
         }
         log.info("{} rule(s) from {}; transport {}, {} event-loop thread(s)", rules.rules(), file,
                 options.transport().label(), options.threads());
+        if (failover.checksHealth()) {
+            log.info("health checks every {} ms for {} backend(s) (fall {}, rise {}); {} retr{} per connection",
+                    failover.checkInterval().toMillis(), rules.table().backends().size(), failover.fall(),
+                    failover.rise(), failover.retries(), failover.retries() == 1 ? "y" : "ies");
+        } else if (failover.retries() > 0) {
+            log.info("{} retr{} per connection; no health checks", failover.retries(),
+                    failover.retries() == 1 ? "y" : "ies");
+        }
         // Only what the first connection needs comes before the listeners; the rest of start-up follows them.
         metrics.registerJvmMetrics();
         SystemdNotify notify = this.notify != null ? this.notify : SystemdNotify.fromEnvironment(System.getenv());

@@ -1,15 +1,20 @@
 package io.nthlb.cli;
 
+import io.nthlb.health.Failover;
 import io.nthlb.nat.Decision;
 import io.nthlb.nat.NatTable;
 import io.nthlb.rules.LoadResult;
 import io.nthlb.rules.RulesFile;
 import io.nthlb.nat.RandomSource;
 import io.nthlb.rules.Ruleset;
+import io.nthlb.proxy.Addresses;
 import java.io.PrintWriter;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -54,6 +59,11 @@ public final class SimulateCommand implements Callable<Integer> {
     @Option(names = "-n", paramLabel = "N", defaultValue = "1", description = "How many connections (default: ${DEFAULT-VALUE}).")
     int connections;
 
+    @Option(names = "--down", paramLabel = "IP:PORT", converter = Endpoint.Converter.class,
+            description = "A backend the health checks (run --health-check) find down; repeatable. A connection that"
+                    + " lands on one is decided again, as a new connection, and its line names the backends skipped.")
+    List<Endpoint> down = new ArrayList<>();
+
     @Option(names = "--seed", paramLabel = "S",
             description = "Seed for -m statistic --mode random and DNAT --random, for a reproducible run.")
     Long seed;
@@ -81,27 +91,52 @@ public final class SimulateCommand implements Callable<Integer> {
             err.flush();
             return 2;
         }
+        Set<InetSocketAddress> downBackends = new HashSet<>();
+        for (Endpoint backend : down) {
+            if (backend.port() < 0) {
+                throw new CommandLine.ParameterException(spec.commandLine(),
+                        "--down: " + backend.text() + " (expected: IP:PORT, the backend's address and port)");
+            }
+            downBackends.add(backend.toSocketAddress());
+        }
         Endpoint client = source != null ? source : Endpoint.parse(DEFAULT_SOURCE_ADDRESS);
         int firstPort = client.port() >= 0 ? client.port() : DEFAULT_SOURCE_PORT;
-        for (String line : simulate(table, client.address(), firstPort, destination, connections)) {
+        for (String line : simulate(table, client.address(), firstPort, destination, connections, downBackends)) {
             out.println(line);
         }
         out.flush();
         return 0;
     }
 
+    /** {@link #simulate(NatTable, int, int, Endpoint, int, Set)} with every backend up. */
+    static List<String> simulate(NatTable table, int clientIp, int firstPort, Endpoint destination, int connections) {
+        return simulate(table, clientIp, firstPort, destination, connections, Set.of());
+    }
+
     /**
      * One line per connection: {@code ip:port} it is sent to, or the policy word. The source port starts at
-     * {@code firstPort} and goes up by one per connection, wrapping to the start of the ephemeral range.
+     * {@code firstPort} and goes up by one per connection, wrapping to the start of the ephemeral range. A
+     * connection that lands on a backend in {@code down} is decided again as {@link Failover} decides, and its
+     * line adds the backends skipped: {@code 172.16.1.201:80 (skipped 172.16.1.202:80, down)}, or, when every
+     * walk landed on a down backend, {@code 172.16.1.202:80 (every backend down: tried as the kernel would)}.
      */
-    static List<String> simulate(NatTable table, int clientIp, int firstPort, Endpoint destination, int connections) {
+    static List<String> simulate(NatTable table, int clientIp, int firstPort, Endpoint destination, int connections,
+                                 Set<InetSocketAddress> down) {
         List<String> lines = new ArrayList<>(connections);
         int port = firstPort;
         for (int i = 0; i < connections; i++) {
-            Decision decision = table.decide(clientIp, port, destination.address(), destination.port());
-            lines.add(decision.isNat()
-                    ? decision.destination().getAddress().getHostAddress() + ":" + decision.destination().getPort()
-                    : decision.verdict());
+            Failover.Outcome outcome = Failover.decide(table, clientIp, port, destination.address(),
+                    destination.port(), down::contains);
+            Decision decision = outcome.decision();
+            String line = decision.isNat() ? Addresses.format(decision.destination()) : decision.verdict();
+            if (outcome.allDown()) {
+                line += " (every backend down: tried as the kernel would)";
+            } else if (!outcome.skipped().isEmpty()) {
+                List<String> skipped = new ArrayList<>();
+                outcome.skipped().forEach(backend -> skipped.add(Addresses.format(backend)));
+                line += " (skipped " + String.join(" ", skipped) + ", down)";
+            }
+            lines.add(line);
             port = port >= LAST_EPHEMERAL_PORT || port >= 65535 ? DEFAULT_SOURCE_PORT : port + 1;
         }
         return lines;

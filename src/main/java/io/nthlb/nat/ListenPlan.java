@@ -15,6 +15,7 @@ import io.nthlb.rules.Rule;
 import io.nthlb.rules.RuleError;
 import io.nthlb.rules.Ruleset;
 import io.nthlb.rules.Target;
+import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -47,12 +48,17 @@ public final class ListenPlan {
     /** The most ports one DNAT or REDIRECT path may need: each is a socket held open. */
     public static final int MAX_PORTS_PER_PATH = 1024;
 
+    /** The most backends one rewriting rule contributes to {@link #backends()}: see there. */
+    static final int MAX_BACKENDS_PER_RULE = 256;
+
     private final List<ListenAddress> addresses;
     private final List<RuleError> errors;
+    private final List<InetSocketAddress> backends;
 
-    private ListenPlan(List<ListenAddress> addresses, List<RuleError> errors) {
+    private ListenPlan(List<ListenAddress> addresses, List<RuleError> errors, List<InetSocketAddress> backends) {
         this.addresses = List.copyOf(addresses);
         this.errors = List.copyOf(errors);
+        this.backends = List.copyOf(backends);
     }
 
     /** The listeners, sorted by port and then address (wildcard first). */
@@ -63,6 +69,17 @@ public final class ListenPlan {
     /** The paths that cannot be served, in the order of the rules. */
     public List<RuleError> errors() {
         return errors;
+    }
+
+    /**
+     * The backends the paths can rewrite to, in the order of the rules: for DNAT each address of its range with
+     * its port, or with each port the path listens on when it keeps the port; for REDIRECT the path's
+     * {@code -d} host, when it has one, with the same ports. A rule that would name more than
+     * {@value #MAX_BACKENDS_PER_RULE} backends, and a REDIRECT reached on any address, add none: what they
+     * connect to is only known per connection.
+     */
+    public List<InetSocketAddress> backends() {
+        return backends;
     }
 
     /** Derives the plan from the PREROUTING chain of {@code rules} and the chains it reaches. */
@@ -85,7 +102,7 @@ public final class ListenPlan {
                 kept.add(a);
             }
         }
-        return new ListenPlan(new ArrayList<>(kept), new ArrayList<>(walk.errors));
+        return new ListenPlan(new ArrayList<>(kept), new ArrayList<>(walk.errors), new ArrayList<>(walk.backends));
     }
 
     /** The depth-first walk over the rule paths; the path's constraints are stacks, pushed and popped per rule. */
@@ -93,6 +110,7 @@ public final class ListenPlan {
         final Map<String, Chain> chains;
         final Set<ListenAddress> found = new HashSet<>();
         final Set<RuleError> errors = new LinkedHashSet<>();
+        final Set<InetSocketAddress> backends = new LinkedHashSet<>();
         /** The {@code -d} options on the path. */
         final ArrayDeque<AddressMatch> addresses = new ArrayDeque<>();
         /** The rules on the path, as chain and 0-based index, for error messages. */
@@ -239,6 +257,40 @@ public final class ListenPlan {
             for (PortRange r : ports) {
                 for (int p = r.first(); p <= r.last(); p++) {
                     found.add(new ListenAddress(address, p));
+                }
+            }
+            backends(rule.target(), host, ports);
+        }
+
+        private void backends(Target target, Integer host, List<PortRange> listenPorts) {
+            long first;
+            long last;
+            PortRange rewritten;
+            if (target instanceof DnatTarget dnat) {
+                first = dnat.firstAddress() & 0xFFFFFFFFL;
+                last = dnat.lastAddress() & 0xFFFFFFFFL;
+                rewritten = dnat.ports();
+            } else if (host != null) {
+                first = host & 0xFFFFFFFFL;
+                last = first;
+                rewritten = ((RedirectTarget) target).ports();
+            } else {
+                return;
+            }
+            List<PortRange> ports = rewritten == null ? listenPorts : normalise(List.of(rewritten));
+            long count = Math.abs(last - first) + 1;
+            long portCount = 0;
+            for (PortRange r : ports) {
+                portCount += r.last() - r.first() + 1;
+            }
+            if (count * portCount > MAX_BACKENDS_PER_RULE) {
+                return;
+            }
+            for (long a = Math.min(first, last); a <= Math.max(first, last); a++) {
+                for (PortRange r : ports) {
+                    for (int p = r.first(); p <= r.last(); p++) {
+                        backends.add(new InetSocketAddress(DestinationRewrite.inetAddress((int) a), p));
+                    }
                 }
             }
         }

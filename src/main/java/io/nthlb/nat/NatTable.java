@@ -504,7 +504,12 @@ public final class NatTable {
         return decide(ipv4(client), client.getPort(), ipv4(local), local.getPort());
     }
 
-    private static int ipv4(InetSocketAddress address) {
+    /**
+     * An IPv4 socket address's address as a big-endian int, as {@link #decide(int, int, int, int)} takes it.
+     *
+     * @throws IllegalArgumentException for an IPv6 address
+     */
+    public static int ipv4(InetSocketAddress address) {
         if (!(address.getAddress() instanceof Inet4Address v4)) {
             throw new IllegalArgumentException("address: " + address + " (expected: IPv4)");
         }
@@ -583,6 +588,11 @@ public final class NatTable {
      */
     public List<ListenAddress> listenAddresses() {
         return listenPlan.addresses();
+    }
+
+    /** The backends PREROUTING can DNAT or REDIRECT connections to, as far as the rules name them: see {@link ListenPlan#backends}. */
+    public List<InetSocketAddress> backends() {
+        return listenPlan.backends();
     }
 
     /** DNAT or REDIRECT paths that a userspace listener cannot serve (no destination port, too many ports). */

@@ -29,6 +29,9 @@ public interface Connection {
     /** Nanoseconds since it was accepted, or its whole life once it has ended. */
     long durationNanos();
 
+    /** How many backends were given up on (connect failed) before the one in {@link #route()}. */
+    int retries();
+
     /** How it ended, or {@code null} while it is open. */
     Ending ending();
 }

@@ -1,6 +1,7 @@
 package io.nthlb.proxy;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.IoEvent;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoRegistration;
@@ -127,43 +128,9 @@ final class EpollRelay extends RelayBase {
             client.close(true);
             return;
         }
-        LinuxSocket socket;
-        try {
-            socket = LinuxSocket.newSocketStream(target.getAddress() instanceof Inet6Address);
-        } catch (RuntimeException e) {
-            // Out of file descriptors, most likely: to the client, that is a backend it cannot reach.
-            connectFailed(e);
-            resetBoth();
-            return;
-        }
-        backend = new Half(Direction.BACKEND_TO_CLIENT, socket, socket);
-        backend.peer = client;
-        client.peer = backend;
         preface = backendPreface();
         releaseHeaderBytes();
-        boolean connected;
-        try {
-            socket.setTcpNoDelay(true);
-            socket.setKeepAlive(true);
-            if (server.options().clientAddressing().transparent()) {
-                bindToClient(socket, target);
-            }
-            backend.register();
-            connected = socket.connect(target);
-        } catch (Exception e) {
-            connectFailed(e);
-            resetBoth();
-            return;
-        }
-        if (!connected) {
-            // On loopback and to this host's own addresses the handshake is done before connect(2) returns:
-            // getpeername tells, and then the client's first bytes go out now instead of one loop turn later.
-            connected = socket.remoteAddress() != null;
-        }
-        if (connected) {
-            backendConnected();
-            client.readable();
-        }
+        boolean connected = connect(target);
         if (client.closed) {
             return;
         }
@@ -177,9 +144,82 @@ final class EpollRelay extends RelayBase {
             reset(client, e);
             return;
         }
-        if (!connected) {
+        if (!connected && ending == null) {
             startConnectTimer();
         }
+    }
+
+    /**
+     * Makes the backend socket and connects it to {@code target}; returns whether it connected at once (the
+     * client has then been read). A failure retries at the next backend the route gives, or resets both.
+     */
+    private boolean connect(InetSocketAddress target) {
+        LinuxSocket socket;
+        try {
+            socket = LinuxSocket.newSocketStream(target.getAddress() instanceof Inet6Address);
+        } catch (RuntimeException e) {
+            // Out of file descriptors, most likely: to the client, that is a backend it cannot reach.
+            return backendFailed(e);
+        }
+        backend = new Half(Direction.BACKEND_TO_CLIENT, socket, socket);
+        backend.peer = client;
+        client.peer = backend;
+        boolean connected;
+        try {
+            socket.setTcpNoDelay(true);
+            socket.setKeepAlive(true);
+            if (server.options().clientAddressing().transparent()) {
+                bindToClient(socket, target);
+            }
+            backend.register();
+            connected = socket.connect(target);
+        } catch (Exception e) {
+            return backendFailed(e);
+        }
+        if (!connected) {
+            // On loopback and to this host's own addresses the handshake is done before connect(2) returns:
+            // getpeername tells, and then the client's first bytes go out now instead of one loop turn later.
+            connected = socket.remoteAddress() != null;
+        }
+        if (connected) {
+            backendConnected();
+            client.readable();
+        }
+        return connected;
+    }
+
+    /**
+     * Connecting failed: closes the backend socket and connects to the next backend the route gives, or
+     * resets both. Returns whether that next backend connected at once.
+     */
+    private boolean backendFailed(Throwable cause) {
+        InetSocketAddress next = connectFailed(cause);
+        if (backend != null) {
+            backend.close(true);
+        }
+        if (next == null) {
+            resetBoth();
+            return false;
+        }
+        return connect(next);
+    }
+
+    @Override
+    void connectTimedOut() {
+        if (backendFailed(new ConnectTimeoutException("connection timed out: " + Addresses.format(route.backend())))
+                || ending != null) {
+            return;
+        }
+        startConnectTimer();
+    }
+
+    /**
+     * Nothing is read from the client before its backend accepts but a PROXY header and what came with it, and
+     * those wait in the preface until a backend accepts.
+     */
+    @Override
+    boolean clientBytesReplayable() {
+        return true;
     }
 
     /**
@@ -435,9 +475,8 @@ final class EpollRelay extends RelayBase {
                     return false;
                 }
             } catch (IOException | RuntimeException e) {
-                if (ending == null) {
-                    connectFailed(e);
-                    resetBoth();
+                if (ending == null && !backendFailed(e) && ending == null) {
+                    startConnectTimer();
                 }
                 return false;
             }

@@ -10,6 +10,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelOutboundBuffer;
+import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.ChannelInputShutdownReadComplete;
 import io.netty.channel.socket.DuplexChannel;
@@ -34,7 +35,12 @@ final class Relay extends RelayBase implements ChannelFutureListener {
 
     private final Channel client;
     final Side clientSide;
-    private final Side backendSide;
+    /** The side of the backend being connected to or relayed with; a new one for each backend tried. */
+    private Side backendSide;
+    /** What goes to the backend before the client's bytes (see RelayBase.backendPreface), or {@code null}. */
+    private byte[] preface;
+    /** How many of the client's bytes {@link #preface} holds: those that came with its PROXY header. */
+    private long prefaceClientBytes;
     private Channel backend;
 
     Relay(ProxyServer server, long id, Channel client) {
@@ -56,8 +62,14 @@ final class Relay extends RelayBase implements ChannelFutureListener {
             abort(client);
             return;
         }
-        byte[] preface = backendPreface();
+        preface = backendPreface();
         releaseHeaderBytes();
+        prefaceClientBytes = clientSide.bytes;
+        connect(target);
+    }
+
+    private void connect(InetSocketAddress target) {
+        // Wrapped anew for each backend tried: the byte array outlives the buffer a failed attempt released.
         backendSide.preface = preface == null ? null : Unpooled.wrappedBuffer(preface);
         InetSocketAddress source = server.options().clientAddressing().transparent() ? clientAddress : null;
         ChannelFuture connect = server.connectBackend(client.eventLoop(), backendSide, target, source);
@@ -92,14 +104,16 @@ final class Relay extends RelayBase implements ChannelFutureListener {
     /** The backend connection attempt finished (Netty's own connect timeout included). */
     @Override
     public void operationComplete(ChannelFuture future) {
+        if (future.channel() != backend) {
+            return; // an attempt already given up on
+        }
         if (ending != null) {
             // The client went away while we were connecting.
             abort(backend);
             return;
         }
         if (!future.isSuccess()) {
-            connectFailed(future.cause());
-            abort(client);
+            backendFailed(future.cause());
             return;
         }
         backendConnected();
@@ -117,6 +131,35 @@ final class Relay extends RelayBase implements ChannelFutureListener {
         }
     }
 
+    /** Connecting failed: tries the next backend the route gives, on a new channel, or resets the client. */
+    private void backendFailed(Throwable cause) {
+        InetSocketAddress next = connectFailed(cause);
+        if (next == null) {
+            abort(backend);
+            abort(client);
+            return;
+        }
+        // A handler that is not @Sharable goes into one pipeline only: the new channel gets a new side. Made
+        // before the failed channel closes, so that what its close fails (a queued preface) is a stale side's.
+        Side failed = backendSide;
+        backendSide = new Side(Direction.BACKEND_TO_CLIENT);
+        backendSide.peer = clientSide;
+        clientSide.peer = backendSide;
+        abort(failed.channel);
+        connect(next);
+    }
+
+    /** Client bytes read beyond those in the preface were written to the failed channel. */
+    @Override
+    boolean clientBytesReplayable() {
+        return clientSide.bytes == prefaceClientBytes;
+    }
+
+    @Override
+    void connectTimedOut() {
+        backendFailed(new ConnectTimeoutException("connection timed out: " + Addresses.format(route.backend())));
+    }
+
     @Override
     void resetBoth() {
         abort(client);
@@ -130,8 +173,8 @@ final class Relay extends RelayBase implements ChannelFutureListener {
     }
 
     private void reset(Side failed, Throwable cause) {
-        if (ending != null) {
-            return;
+        if (ending != null || (failed != clientSide && failed != backendSide)) {
+            return; // or the side of a backend given up on, closing
         }
         logFailure(failed == clientSide ? "client" : "backend", cause);
         end(failed == clientSide ? Ending.CLIENT_RESET : Ending.BACKEND_RESET);

@@ -36,6 +36,8 @@ abstract class RelayBase implements Connection, Runnable {
     final long startNanos;
 
     Route route;
+    /** Backends given up on before this one: see {@link Route#retry}. */
+    int retries;
     ConnectionObserver observer = ConnectionObserver.NONE;
     boolean backendConnected;
     /** With {@code --accept-proxy}, until the client's PROXY header has been read: the timer is its deadline. */
@@ -167,6 +169,9 @@ abstract class RelayBase implements Connection, Runnable {
 
     /** Arms the timer that resets a backend which does not answer within the connect timeout. */
     final void startConnectTimer() {
+        if (timer != null) {
+            timer.cancel(false); // a retry's attempt gets the whole timeout again
+        }
         timer = loop.schedule(this, server.connectTimeoutNanos(), TimeUnit.NANOSECONDS);
     }
 
@@ -180,14 +185,40 @@ abstract class RelayBase implements Connection, Runnable {
         timer = loop.schedule(this, server.idleTimeoutNanos(), TimeUnit.NANOSECONDS);
     }
 
-    /** The backend could not be reached: tells the observer and ends the connection (the caller resets). */
-    final void connectFailed(Throwable cause) {
+    /**
+     * The backend could not be reached: tells the observer, then asks the route for another backend. Returns
+     * it when there is one (the caller connects there; the route and observer are the new backend's now), or
+     * {@code null} after ending the connection (the caller resets).
+     */
+    final InetSocketAddress connectFailed(Throwable cause) {
         Ending failure = connectFailure(cause);
         if (log.isDebugEnabled()) {
             log.debug("conn {}: connect to {} failed: {}", id, Addresses.format(route.backend()), cause.toString());
         }
         observer.connectFailed(failure);
-        end(failure);
+        Route next = clientBytesReplayable() ? retryRoute(failure) : null;
+        if (next == null || next.backend() == null) {
+            end(failure);
+            return null;
+        }
+        if (log.isDebugEnabled()) {
+            log.debug("conn {}: retrying at {} ({})", id, Addresses.format(next.backend()), next.label());
+        }
+        retries++;
+        route = next;
+        observer = server.observer().rerouted(this);
+        observer.connecting();
+        return next.backend();
+    }
+
+    private Route retryRoute(Ending failure) {
+        try {
+            return route.retry(failure);
+        } catch (RuntimeException e) {
+            // As in routeAndOpen: a bug in the router costs this connection, not the event loop.
+            log.error("conn {}: routing a retry failed", id, e);
+            return null;
+        }
     }
 
     /**
@@ -205,9 +236,7 @@ abstract class RelayBase implements Connection, Runnable {
             return;
         }
         if (!backendConnected) {
-            observer.connectFailed(Ending.TIMEOUT);
-            end(Ending.TIMEOUT);
-            resetBoth();
+            connectTimedOut();
             return;
         }
         long left = server.idleTimeoutNanos() - (System.nanoTime() - lastActivityNanos);
@@ -231,6 +260,15 @@ abstract class RelayBase implements Connection, Runnable {
 
     /** Closes both sockets (those that exist) with SO_LINGER 0, so each peer sees a reset. */
     abstract void resetBoth();
+
+    /** The connect timer ran out before the backend answered: retry elsewhere or reset both sides. */
+    abstract void connectTimedOut();
+
+    /**
+     * Whether everything read from the client so far could still go to another backend: a connection whose
+     * bytes went to the failed socket cannot be retried.
+     */
+    abstract boolean clientBytesReplayable();
 
     /** Reports the bytes read on both sides since the last report to the route and the observer. */
     abstract void creditAll();
@@ -263,10 +301,11 @@ abstract class RelayBase implements Connection, Runnable {
         }
         server.closed(this);
         if (accessLog.isInfoEnabled()) {
-            accessLog.info("conn={} client={} vip={} rule={} backend={} from_client={} from_backend={} duration_us={} end={}",
+            accessLog.info("conn={} client={} vip={} rule={} backend={} from_client={} from_backend={} duration_us={} end={}"
+                            + " retries={}",
                     id, Addresses.format(clientAddress), Addresses.format(localAddress), quoteIfSpaced(route.label()),
                     Addresses.format(route.backend()), bytesFromClient(), bytesFromBackend(),
-                    (endNanos - startNanos) / 1000, how.label());
+                    (endNanos - startNanos) / 1000, how.label(), retries);
         }
     }
 
@@ -324,6 +363,11 @@ abstract class RelayBase implements Connection, Runnable {
     @Override
     public final long durationNanos() {
         return (ending == null ? System.nanoTime() : endNanos) - startNanos;
+    }
+
+    @Override
+    public final int retries() {
+        return retries;
     }
 
     @Override

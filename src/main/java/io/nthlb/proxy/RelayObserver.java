@@ -22,6 +22,15 @@ public interface RelayObserver {
         return ConnectionObserver.NONE;
     }
 
+    /**
+     * A connection whose backend could not be reached was given another route ({@link Connection#route()}
+     * now names the new backend); the returned observer hears the rest of its life, starting with
+     * {@link ConnectionObserver#connecting()}.
+     */
+    default ConnectionObserver rerouted(Connection connection) {
+        return ConnectionObserver.NONE;
+    }
+
     /** Accepting on {@code listener} failed (for example: too many open files). */
     default void acceptFailed(InetSocketAddress listener, Throwable cause) {
     }

@@ -21,6 +21,16 @@ public interface Route {
     default void bytesRelayed(long bytes) {
     }
 
+    /**
+     * Connecting to {@link #backend()} failed with {@code failure} (refused, unreachable or timeout), and none of
+     * the client's bytes is lost yet: returns the route to try instead, or {@code null} to end the connection
+     * with that failure (the client is reset). Called on the connection's event loop; the default
+     * never retries, as the kernel cannot.
+     */
+    default Route retry(Ending failure) {
+        return null;
+    }
+
     /** Called once, on the connection's event loop, when the connection has ended. */
     default void ended(Ending ending) {
     }

@@ -108,6 +108,14 @@ class AdminServerTest {
     }
 
     @Test
+    void backendsIsTheListingsBackendsText() throws Exception {
+        start();
+        HttpResponse<String> response = get("/backends");
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.body()).isEqualTo("backend state since checked_at last_error_at last_error\n");
+    }
+
+    @Test
     void reloadAnswersWithTheOutcomesStatusAndMessages() throws Exception {
         start();
         nextReload.set(ReloadOutcome.applied("reloaded seed.rules"));

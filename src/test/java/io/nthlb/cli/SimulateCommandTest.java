@@ -22,9 +22,11 @@ import io.nthlb.rules.Ruleset;
 import io.nthlb.rules.Target;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -76,6 +78,38 @@ class SimulateCommandTest {
     @Test
     void connectionNoRuleNatsPrintsThePolicy() {
         assertThat(simulate(seed(), "10.0.1.200:443", 2)).containsExactly("ACCEPT", "ACCEPT");
+    }
+
+    @Test
+    void seedWithCDownSendsEveryConnectionToBAndSaysWhatItSkipped() {
+        List<String> lines = SimulateCommand.simulate(NatTable.compile(seed()), Endpoint.parse("192.0.2.1").address(),
+                SimulateCommand.DEFAULT_SOURCE_PORT, Endpoint.parse("10.0.1.200:80"), 3,
+                Set.of(Endpoint.parse("172.16.1.202:80").toSocketAddress()));
+        assertThat(lines).containsExactly("172.16.1.201:80", "172.16.1.201:80 (skipped 172.16.1.202:80, down)",
+                "172.16.1.201:80 (skipped 172.16.1.202:80, down)");
+    }
+
+    @Test
+    void downOptionRepeatsAndEveryBackendDownIsTheKernelsOrder(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("seed.rules");
+        Files.writeString(file, """
+                iptables -t nat -A PREROUTING -d 10.0.1.200 -p tcp --dport 80 -m statistic --mode nth --every 2 --packet 0 -j DNAT --to-destination 172.16.1.201:80
+                iptables -t nat -A PREROUTING -d 10.0.1.200 -p tcp --dport 80 -m statistic --mode nth --every 1 --packet 0 -j DNAT --to-destination 172.16.1.202:80
+                """);
+        Run run = run("simulate", file.toString(), "--dst", "10.0.1.200:80", "-n", "2", "--down", "172.16.1.202:80",
+                "--down", "172.16.1.201:80");
+        assertThat(run.exitCode()).isZero();
+        assertThat(run.out()).isEqualTo("172.16.1.201:80 (every backend down: tried as the kernel would)\n"
+                + "172.16.1.202:80 (every backend down: tried as the kernel would)\n");
+    }
+
+    @Test
+    void downWithoutAPortIsAUsageError(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("seed.rules");
+        Files.writeString(file, "iptables -t nat -A PREROUTING -p tcp --dport 80 -j DNAT --to-destination 10.1.0.1\n");
+        Run run = run("simulate", file.toString(), "--dst", "10.0.1.200:80", "--down", "10.1.0.1");
+        assertThat(run.exitCode()).isEqualTo(2);
+        assertThat(run.err()).contains("--down: 10.1.0.1 (expected: IP:PORT, the backend's address and port)");
     }
 
     @Test

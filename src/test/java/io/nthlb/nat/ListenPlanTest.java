@@ -15,6 +15,32 @@ class ListenPlanTest {
         return ListenPlan.of(rules.build()).addresses().stream().map(ListenAddress::toString).toList();
     }
 
+    private static List<String> backends(RulesetBuilder rules) {
+        return ListenPlan.of(rules.build()).backends().stream()
+                .map(a -> a.getAddress().getHostAddress() + ":" + a.getPort()).toList();
+    }
+
+    @Test
+    void backendsAreWhatEachPathRewritesTo() {
+        assertThat(backends(table()
+                .append("PREROUTING", r -> r.jump("KUBE-SERVICES"))
+                .append("KUBE-SERVICES", r -> r.dst("172.30.1.1/32").dport(80).jump("KUBE-SVC-A"))
+                .append("KUBE-SVC-A", r -> r.random(0.5).jump("KUBE-SEP-1"))
+                .append("KUBE-SVC-A", r -> r.jump("KUBE-SEP-2"))
+                .append("KUBE-SEP-1", r -> r.tcp().dnat("10.2.0.1:8080"))
+                .append("KUBE-SEP-2", r -> r.tcp().dnat("10.2.0.2:8080"))
+                // No port: the path's ports are kept. A range: each of its addresses.
+                .append("PREROUTING", r -> r.dst("10.0.0.1/32").dports(8000, 8001, false).dnat("10.1.0.1"))
+                .append("PREROUTING", r -> r.dst("10.0.0.2/32").dport(90).dnat("10.1.0.5-10.1.0.6:9000"))
+                // REDIRECT to the path's host; on any address it is only known per connection.
+                .append("PREROUTING", r -> r.dst("10.0.0.3/32").dport(91).redirect("8080"))
+                .append("PREROUTING", r -> r.dport(92).redirect("8081"))
+                // More than 256 backends: none listed.
+                .append("PREROUTING", r -> r.dst("10.0.0.4/32").dport(93).dnat("10.3.0.0-10.3.1.255:80"))))
+                .containsExactly("10.2.0.1:8080", "10.2.0.2:8080", "10.1.0.1:8000", "10.1.0.1:8001",
+                        "10.1.0.5:9000", "10.1.0.6:9000", "10.0.0.3:8080");
+    }
+
     private static List<String> errors(RulesetBuilder rules) {
         return ListenPlan.of(rules.build()).errors().stream().map(RuleError::toString).toList();
     }

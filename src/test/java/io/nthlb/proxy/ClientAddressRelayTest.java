@@ -24,6 +24,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiFunction;
@@ -141,6 +142,35 @@ class ClientAddressRelayTest {
         Connection c = observer.nextEnded();
         assertThat(c.ending()).isEqualTo(Ending.CLOSED);
         assertThat(c.bytesFromClient()).as("the header is nthlb's, not the client's").isEqualTo(PAYLOAD.length);
+    }
+
+    /**
+     * A retry sends the next backend everything the failed one would have had: the header nthlb writes and the
+     * client's bytes that came with its own header.
+     */
+    @ParameterizedTest
+    @EnumSource(Transport.class)
+    void aRetrySendsTheHeaderAndTheBytesThatCameWithTheClientsHeaderAgain(Transport transport) throws Exception {
+        Recorder r = recorder();
+        InetSocketAddress refused = RelayTestSuite.refusingAddress();
+        List<Ending> failures = new CopyOnWriteArrayList<>();
+        assumeTrue(transport.isAvailable(), () -> transport + " unavailable: " + transport.unavailabilityCause());
+        proxy = ProxyServer.start(ProxyOptions.defaults(transport).withThreads(2).withClientAddressing(
+                        ClientAddressing.NONE.withAcceptProxy(true).withSendProxy(ProxyHeader.Version.V1)),
+                (client, local) -> RelayTestSuite.retrying(failures, refused, r.backend.address()), observer);
+        InetSocketAddress vip = proxy.listen(List.of(new InetSocketAddress(LOOPBACK, 0))).get(0);
+        byte[] header = "PROXY TCP4 10.9.8.7 10.0.1.200 4321 80\r\n".getBytes(StandardCharsets.US_ASCII);
+        try (Socket s = connect(vip)) {
+            s.getOutputStream().write(concat(header, PAYLOAD));
+            // The FIN only once the retry is under way: io_uring could read it early, and then not retry.
+            assertThat(observer.rerouted.poll(30, TimeUnit.SECONDS)).as("retried").isNotNull();
+            s.shutdownOutput();
+            assertThat(RelayTestSuite.read(s.getInputStream())).isEqualTo("ok");
+        }
+        assertThat(r.next()).asString(StandardCharsets.US_ASCII)
+                .isEqualTo("PROXY TCP4 10.9.8.7 10.0.1.200 4321 80\r\n" + new String(PAYLOAD, StandardCharsets.US_ASCII));
+        assertThat(failures).containsExactly(Ending.REFUSED);
+        assertThat(observer.nextEnded().retries()).isEqualTo(1);
     }
 
     @ParameterizedTest

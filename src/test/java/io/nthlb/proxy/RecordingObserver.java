@@ -15,9 +15,29 @@ final class RecordingObserver implements RelayObserver {
     /** Connections whose backend connect has been started. */
     final BlockingQueue<Connection> connecting = new LinkedBlockingQueue<>();
 
+    /** Connections given another backend after a failed connect, once per retry. */
+    final BlockingQueue<Connection> rerouted = new LinkedBlockingQueue<>();
+    /** How each failed connect ended, in order. */
+    final BlockingQueue<Ending> connectFailures = new LinkedBlockingQueue<>();
+
     @Override
     public ConnectionObserver accepted(Connection connection) {
+        return observer(connection);
+    }
+
+    @Override
+    public ConnectionObserver rerouted(Connection connection) {
+        rerouted.add(connection);
+        return observer(connection);
+    }
+
+    private ConnectionObserver observer(Connection connection) {
         return new ConnectionObserver() {
+            @Override
+            public void connectFailed(Ending ending) {
+                connectFailures.add(ending);
+            }
+
             @Override
             public void connecting() {
                 RecordingObserver.this.connecting.add(connection);

@@ -9,6 +9,7 @@ import ch.qos.logback.core.AppenderBase;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.nthlb.testing.Eventually;
 import io.nthlb.testing.LoopbackBackend;
+import io.nthlb.testing.NeverAnswering;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -33,6 +34,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -278,11 +280,7 @@ abstract class RelayTestSuite {
 
     @Test
     void refusedBackendResetsTheClient() throws Exception {
-        InetSocketAddress nothing;
-        try (ServerSocket probe = new ServerSocket(0, 1, LOOPBACK)) {
-            nothing = (InetSocketAddress) probe.getLocalSocketAddress();
-        }
-        InetSocketAddress refused = nothing;
+        InetSocketAddress refused = refusingAddress();
         proxy.setRouter((client, local) -> Route.to(refused, "TEST:2"));
         try (Socket s = connect()) {
             assertReset(s);
@@ -298,11 +296,8 @@ abstract class RelayTestSuite {
     @Test
     void backendThatNeverAnswersTimesOutAndResetsTheClient() throws Exception {
         startProxy(ProxyOptions.defaults(transport()).withThreads(2).withConnectTimeout(Duration.ofMillis(500)));
-        // A listener whose accept queue is full drops new SYNs: a backend that does not answer.
-        ServerSocket full = new ServerSocket(0, 1, LOOPBACK);
-        closeAfter.add(full);
-        fillAcceptQueue(full);
-        proxy.setRouter((client, local) -> Route.to((InetSocketAddress) full.getLocalSocketAddress(), "TEST:3"));
+        InetSocketAddress full = neverAnswering();
+        proxy.setRouter((client, local) -> Route.to(full, "TEST:3"));
         try (Socket s = connect()) {
             assertThat(observer.connecting.poll(30, TimeUnit.SECONDS)).as("connect started").isNotNull();
             s.getOutputStream().write("sent while the backend is still connecting".getBytes(StandardCharsets.US_ASCII));
@@ -313,6 +308,106 @@ abstract class RelayTestSuite {
         assertThat(c.bytesFromClient()).as("bytes read from the client before the backend accepted").isZero();
         assertThat(c.bytesFromBackend()).isZero();
         assertStillServes();
+    }
+
+    /** A route to {@code first} whose retries go through {@code next}, one backend per retry, then none. */
+    static Route retrying(List<Ending> failures, InetSocketAddress... backends) {
+        return retrying(failures, 0, backends);
+    }
+
+    private static Route retrying(List<Ending> failures, int at, InetSocketAddress... backends) {
+        return new Route() {
+            @Override
+            public InetSocketAddress backend() {
+                return backends[at];
+            }
+
+            @Override
+            public String label() {
+                return "TEST:" + (at + 1);
+            }
+
+            @Override
+            public Route retry(Ending failure) {
+                failures.add(failure);
+                return at + 1 < backends.length ? retrying(failures, at + 1, backends) : null;
+            }
+        };
+    }
+
+    /** Sends {@code text} and FIN through {@code s} and asserts the echo backend behind it sends back exactly that. */
+    private static void assertEchoed(Socket s, String text) throws IOException {
+        byte[] payload = text.getBytes(StandardCharsets.US_ASCII);
+        s.getOutputStream().write(payload);
+        s.shutdownOutput();
+        assertThat(s.getInputStream().readAllBytes()).isEqualTo(payload);
+    }
+
+    /** An address on loopback that nothing listens on: connecting to it is refused. */
+    static InetSocketAddress refusingAddress() throws IOException {
+        try (ServerSocket probe = new ServerSocket(0, 1, LOOPBACK)) {
+            return (InetSocketAddress) probe.getLocalSocketAddress();
+        }
+    }
+
+    @Test
+    void refusedBackendIsRetriedAtTheRouteItGivesAndTheClientSeesNothingOfIt() throws Exception {
+        LoopbackBackend echo = LoopbackBackend.echo();
+        closeAfter.add(echo);
+        InetSocketAddress refused = refusingAddress();
+        List<Ending> failures = new CopyOnWriteArrayList<>();
+        proxy.setRouter((client, local) -> retrying(failures, refused, echo.address()));
+        Connection retried;
+        try (Socket s = connect()) {
+            // Sent once the retry is under way, as below: io_uring may read early what a client sends at once.
+            retried = observer.rerouted.poll(30, TimeUnit.SECONDS);
+            assertThat(retried).as("retried").isNotNull();
+            assertEchoed(s, "after one retry");
+        }
+        Connection c = observer.nextEnded();
+        assertThat(c.ending()).isEqualTo(Ending.CLOSED);
+        assertThat(c.retries()).isEqualTo(1);
+        assertThat(c.route().backend()).isEqualTo(echo.address());
+        assertThat(failures).containsExactly(Ending.REFUSED);
+        assertThat(observer.connectFailures).containsExactly(Ending.REFUSED);
+        assertThat(retried).isSameAs(c);
+        assertThat(observer.rerouted).as("one retry").isEmpty();
+    }
+
+    @Test
+    void clientIsResetWithTheLastFailureWhenTheRouteHasNoMoreBackends() throws Exception {
+        InetSocketAddress refused = refusingAddress();
+        List<Ending> failures = new CopyOnWriteArrayList<>();
+        proxy.setRouter((client, local) -> retrying(failures, refused, refused));
+        try (Socket s = connect()) {
+            assertReset(s);
+        }
+        Connection c = observer.nextEnded();
+        assertThat(c.ending()).isEqualTo(Ending.REFUSED);
+        assertThat(c.retries()).isEqualTo(1);
+        assertThat(failures).containsExactly(Ending.REFUSED, Ending.REFUSED);
+        assertStillServes();
+    }
+
+    /** A backend that never answers costs one connect timeout, then the retry's backend serves the client. */
+    @Test
+    void backendThatNeverAnswersIsRetriedAfterTheConnectTimeout() throws Exception {
+        startProxy(ProxyOptions.defaults(transport()).withThreads(2).withConnectTimeout(Duration.ofMillis(300)));
+        InetSocketAddress full = neverAnswering();
+        LoopbackBackend echo = LoopbackBackend.echo();
+        closeAfter.add(echo);
+        List<Ending> failures = new CopyOnWriteArrayList<>();
+        proxy.setRouter((client, local) -> retrying(failures, full, echo.address()));
+        try (Socket s = connect()) {
+            // Sent once the retry is under way: io_uring reads a client's bytes and FIN while the first backend is
+            // still connecting, and bytes already read cannot be sent to another backend, so that would not retry.
+            assertThat(observer.rerouted.poll(30, TimeUnit.SECONDS)).as("retried").isNotNull();
+            assertEchoed(s, "after a timeout");
+        }
+        Connection c = observer.nextEnded();
+        assertThat(c.ending()).isEqualTo(Ending.CLOSED);
+        assertThat(c.retries()).isEqualTo(1);
+        assertThat(failures).containsExactly(Ending.TIMEOUT);
     }
 
     @Test
@@ -373,17 +468,11 @@ abstract class RelayTestSuite {
         assertThat(c.bytesFromClient()).isEqualTo(early.length());
     }
 
-    private void fillAcceptQueue(ServerSocket full) throws IOException {
-        for (int i = 0; i < 16; i++) {
-            Socket s = new Socket();
-            closeAfter.add(s);
-            try {
-                s.connect(full.getLocalSocketAddress(), 200);
-            } catch (IOException e) {
-                return;
-            }
-        }
-        throw new AssertionError("the accept queue never filled");
+    /** A backend that never answers, closed after the test. */
+    private InetSocketAddress neverAnswering() throws IOException {
+        NeverAnswering backend = new NeverAnswering();
+        closeAfter.add(backend);
+        return backend.address();
     }
 
     /**
@@ -465,15 +554,11 @@ abstract class RelayTestSuite {
             Connection closed = observer.nextEnded();
             long closedUs = assertAccessLine(lines.next(), closed, "conn=" + closed.id() + " client=127.0.0.1:" + clientPort
                     + " vip=127.0.0.1:" + vip.getPort() + " rule=TEST:1 backend=127.0.0.1:" + backend.address().getPort()
-                    + " from_client=14 from_backend=2 duration_us=%d end=closed");
+                    + " from_client=14 from_backend=2 duration_us=%d end=closed retries=0");
             assertThat(closedUs).isLessThanOrEqualTo((System.nanoTime() - before) / 1000);
 
             // refused: no one listens on the backend's port.
-            InetSocketAddress nothing;
-            try (ServerSocket probe = new ServerSocket(0, 1, LOOPBACK)) {
-                nothing = (InetSocketAddress) probe.getLocalSocketAddress();
-            }
-            InetSocketAddress refused = nothing;
+            InetSocketAddress refused = refusingAddress();
             proxy.setRouter((client, local) -> Route.to(refused, "TEST:2"));
             try (Socket s = connect()) {
                 clientPort = s.getLocalPort();
@@ -482,7 +567,7 @@ abstract class RelayTestSuite {
             Connection c = observer.nextEnded();
             assertAccessLine(lines.next(), c, "conn=" + c.id() + " client=127.0.0.1:" + clientPort + " vip=127.0.0.1:"
                     + vip.getPort() + " rule=TEST:2 backend=127.0.0.1:" + refused.getPort()
-                    + " from_client=0 from_backend=0 duration_us=%d end=refused");
+                    + " from_client=0 from_backend=0 duration_us=%d end=refused retries=0");
             assertThat(c.id()).isGreaterThan(closed.id());
 
             // no rule: the chain's policy decided; its label has spaces, so it is quoted, and there is no backend.
@@ -494,7 +579,7 @@ abstract class RelayTestSuite {
             c = observer.nextEnded();
             assertAccessLine(lines.next(), c, "conn=" + c.id() + " client=127.0.0.1:" + clientPort + " vip=127.0.0.1:"
                     + vip.getPort() + " rule=\"PREROUTING policy ACCEPT\" backend=- from_client=0 from_backend=0"
-                    + " duration_us=%d end=no-rule");
+                    + " duration_us=%d end=no-rule retries=0");
             assertThat(lines.events).as("one line per connection").isEmpty();
         } finally {
             accessLogger.detachAppender(lines);
