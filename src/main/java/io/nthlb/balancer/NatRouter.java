@@ -1,6 +1,7 @@
 package io.nthlb.balancer;
 
 import io.nthlb.nat.Decision;
+import io.nthlb.nat.KernelNetwork;
 import io.nthlb.nat.NatTable;
 import io.nthlb.proxy.Route;
 import io.nthlb.proxy.Router;
@@ -25,7 +26,7 @@ final class NatRouter implements Router {
             // iptables' nat table is IPv4 only; an IPv6 connection has no rule, as with ip6tables empty.
             return Route.none("not IPv4");
         }
-        return new DecisionRoute(table.decide(client, local));
+        return new DecisionRoute(table.decide(client, local, KernelNetwork.host()));
     }
 
     /** A nat decision seen as a route. */

@@ -1,6 +1,7 @@
 package io.nthlb.cli;
 
 import io.nthlb.nat.Decision;
+import io.nthlb.nat.HostNetwork;
 import io.nthlb.nat.NatTable;
 import io.nthlb.rules.LoadResult;
 import io.nthlb.rules.RulesFile;
@@ -54,6 +55,14 @@ public final class SimulateCommand implements Callable<Integer> {
     @Option(names = "-n", paramLabel = "N", defaultValue = "1", description = "How many connections (default: ${DEFAULT-VALUE}).")
     int connections;
 
+    @Option(names = "--in-interface", paramLabel = "NAME",
+            description = "The interface the connections arrive on, for -i. Default: one that no rule names.")
+    String inInterface;
+
+    @Option(names = "--dst-not-local",
+            description = "--dst is not one of this host's addresses (for -m addrtype --dst-type). Default: it is.")
+    boolean destinationNotLocal;
+
     @Option(names = "--seed", paramLabel = "S",
             description = "Seed for -m statistic --mode random and DNAT --random, for a reproducible run.")
     Long seed;
@@ -83,7 +92,9 @@ public final class SimulateCommand implements Callable<Integer> {
         }
         Endpoint client = source != null ? source : Endpoint.parse(DEFAULT_SOURCE_ADDRESS);
         int firstPort = client.port() >= 0 ? client.port() : DEFAULT_SOURCE_PORT;
-        for (String line : simulate(table, client.address(), firstPort, destination, connections)) {
+        HostNetwork network = HostNetwork.simulated(inInterface == null ? "" : inInterface, destination.address(),
+                !destinationNotLocal);
+        for (String line : simulate(table, network, client.address(), firstPort, destination, connections)) {
             out.println(line);
         }
         out.flush();
@@ -94,11 +105,12 @@ public final class SimulateCommand implements Callable<Integer> {
      * One line per connection: {@code ip:port} it is sent to, or the policy word. The source port starts at
      * {@code firstPort} and goes up by one per connection, wrapping to the start of the ephemeral range.
      */
-    static List<String> simulate(NatTable table, int clientIp, int firstPort, Endpoint destination, int connections) {
+    static List<String> simulate(NatTable table, HostNetwork network, int clientIp, int firstPort,
+                                 Endpoint destination, int connections) {
         List<String> lines = new ArrayList<>(connections);
         int port = firstPort;
         for (int i = 0; i < connections; i++) {
-            Decision decision = table.decide(clientIp, port, destination.address(), destination.port());
+            Decision decision = table.decide(clientIp, port, destination.address(), destination.port(), network);
             lines.add(decision.isNat()
                     ? decision.destination().getAddress().getHostAddress() + ":" + decision.destination().getPort()
                     : decision.verdict());

@@ -8,6 +8,7 @@ import io.nthlb.rules.NthMatch;
 import io.nthlb.rules.PortMatch;
 import io.nthlb.rules.PortRange;
 import io.nthlb.rules.RandomMatch;
+import io.nthlb.rules.RecentMatch;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -181,7 +182,7 @@ final class CandidateIndex {
             return true;
         }
         for (Match match : rule.rule.matches()) {
-            if (match instanceof NthMatch || match instanceof RandomMatch) {
+            if (match instanceof NthMatch || match instanceof RandomMatch || match instanceof RecentMatch) {
                 return false;
             }
             if (match instanceof MarkMatch || match instanceof MultiportMatch
@@ -211,7 +212,7 @@ final class CandidateIndex {
             }
             TreeSet<Integer> ports = null;
             for (Match match : rule.rule.matches()) {
-                if (match instanceof NthMatch || match instanceof RandomMatch) {
+                if (match instanceof NthMatch || match instanceof RandomMatch || match instanceof RecentMatch) {
                     break;
                 }
                 if (match instanceof MarkMatch mark && !mark.matches(0)) {

@@ -63,7 +63,7 @@ class SimulateCommandTest {
     }
 
     private static List<String> simulate(Ruleset rules, String destination, int n) {
-        return SimulateCommand.simulate(NatTable.compile(rules), Endpoint.parse("192.0.2.1").address(),
+        return SimulateCommand.simulate(NatTable.compile(rules), null, Endpoint.parse("192.0.2.1").address(),
                 SimulateCommand.DEFAULT_SOURCE_PORT, Endpoint.parse(destination), n);
     }
 
@@ -94,7 +94,7 @@ class SimulateCommandTest {
                 PortRange.ALL, false);
         Ruleset rules = table(List.of(
                 rule("PREROUTING", AddressMatch.ANY, List.of(fromFirstPort), dnat("10.1.0.2", 80), 1)));
-        List<String> lines = SimulateCommand.simulate(NatTable.compile(rules), 1, SimulateCommand.LAST_EPHEMERAL_PORT,
+        List<String> lines = SimulateCommand.simulate(NatTable.compile(rules), null, 1, SimulateCommand.LAST_EPHEMERAL_PORT,
                 Endpoint.parse("10.0.0.1:80"), 2);
         assertThat(lines).containsExactly("ACCEPT", "10.1.0.2:80");
     }
@@ -108,8 +108,8 @@ class SimulateCommandTest {
         Ruleset rules = table(List.of(rule("PREROUTING", AddressMatch.ANY, List.of(), new JumpTarget("SVC", false), 1)),
                 new Chain("SVC", null, svc));
         Endpoint vip = Endpoint.parse("10.0.0.1:80");
-        List<String> first = SimulateCommand.simulate(NatTable.compile(rules, null, RandomSource.seeded(7)), 1, 40000, vip, 60);
-        List<String> second = SimulateCommand.simulate(NatTable.compile(rules, null, RandomSource.seeded(7)), 1, 40000, vip, 60);
+        List<String> first = SimulateCommand.simulate(NatTable.compile(rules, null, RandomSource.seeded(7)), null, 1, 40000, vip, 60);
+        List<String> second = SimulateCommand.simulate(NatTable.compile(rules, null, RandomSource.seeded(7)), null, 1, 40000, vip, 60);
         assertThat(first).isEqualTo(second).contains("10.2.0.1:80", "10.2.0.2:80", "10.2.0.3:80");
     }
 
