@@ -183,4 +183,51 @@ class SimulateCommandTest {
         assertThat(run.out()).isEmpty();
         assertThat(run.err()).contains(file + ":3: statistic: bad value for option \"--every\", or out of range (1-4294967295).");
     }
+
+    private static final String DOCKER_HOST = "src/test/resources/rules/docker-host.rules";
+
+    @Test
+    void dockerHostSendsAnOutsideConnectionToThePublishedContainer() {
+        Run run = run("simulate", DOCKER_HOST, "--dst", "203.0.113.5:8080", "--src", "198.51.100.7",
+                "--in-interface", "eth0", "-n", "2");
+        assertThat(run.exitCode()).isZero();
+        assertThat(run.out().lines()).containsExactly("172.17.0.2:80", "172.17.0.2:80");
+        // Without --in-interface the connection arrives on an interface no rule names: not docker0.
+        assertThat(run("simulate", DOCKER_HOST, "--dst", "203.0.113.5:8443").out().lines())
+                .containsExactly("172.17.0.3:443");
+    }
+
+    @Test
+    void dockerHostSendsAConnectionFromTheBridgeNowhere() {
+        Run run = run("simulate", DOCKER_HOST, "--dst", "172.17.0.1:8080", "--src", "172.17.0.5",
+                "--in-interface", "docker0");
+        assertThat(run.exitCode()).isZero();
+        assertThat(run.out().lines()).containsExactly("ACCEPT");
+    }
+
+    @Test
+    void dockerHostPublishesTheLoopbackOnlyPortOnLoopbackAndToNoOneElse() {
+        assertThat(run("simulate", DOCKER_HOST, "--dst", "127.0.0.1:5432").out().lines())
+                .containsExactly("172.17.0.4:5432");
+        assertThat(run("simulate", DOCKER_HOST, "--dst", "203.0.113.5:5432").out().lines())
+                .containsExactly("ACCEPT");
+    }
+
+    @Test
+    void dstNotLocalFailsDockersAddrtypeTest() {
+        Run run = run("simulate", DOCKER_HOST, "--dst", "203.0.113.5:8080", "--dst-not-local");
+        assertThat(run.out().lines()).containsExactly("ACCEPT");
+    }
+
+    @Test
+    void kubeProxyAffinityKeepsOneClientOnOneEndpointForSixConnections() {
+        for (String seed : List.of("1", "2", "3", "4")) {
+            Run run = run("simulate", "src/test/resources/rules/kube-proxy-services.rules", "--dst", "10.96.56.78:8080",
+                    "--src", "192.0.2.44", "-n", "6", "--seed", seed);
+            assertThat(run.exitCode()).isZero();
+            List<String> lines = run.out().lines().toList();
+            assertThat(lines).hasSize(6).containsOnly(lines.get(0));
+            assertThat(lines.get(0)).isIn("10.244.1.8:8080", "10.244.2.9:8080");
+        }
+    }
 }
