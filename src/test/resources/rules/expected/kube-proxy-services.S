@@ -15,11 +15,13 @@
 -N KUBE-SEP-UCY6DX2DLKWIHZBT
 -N KUBE-SEP-VPGYHFYMFB2KCJYA
 -N KUBE-SEP-YIL6JZP7A3QYXJU2
+-N KUBE-SEP-ZSCTPM3L2OPEN5GC
 -N KUBE-SERVICES
 -N KUBE-SVC-7EJNTS7AENER2WX5
 -N KUBE-SVC-CARTAFFINITY2WX5
 -N KUBE-SVC-NPX46M4PTMTKRN6Y
 -N KUBE-SVC-QFZCTBM6RGLBHW2S
+-N KUBE-SVC-SCTPSIGNAL7Q2XLM
 -N KUBE-SVC-TCOU7JCQXEZGVUNU
 -N KUBE-SVL-QFZCTBM6RGLBHW2S
 -A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
@@ -53,11 +55,14 @@
 -A KUBE-SEP-VPGYHFYMFB2KCJYA -p udp -m comment --comment "kube-system/kube-dns:dns" -m udp -j DNAT --to-destination 10.244.0.3:53
 -A KUBE-SEP-YIL6JZP7A3QYXJU2 -s 10.244.2.11/32 -m comment --comment "shop/store:http" -j KUBE-MARK-MASQ
 -A KUBE-SEP-YIL6JZP7A3QYXJU2 -p tcp -m comment --comment "shop/store:http" -m tcp -j DNAT --to-destination 10.244.2.11:8080
+-A KUBE-SEP-ZSCTPM3L2OPEN5GC -s 10.244.2.20/32 -m comment --comment "telco/signal:sctp" -j KUBE-MARK-MASQ
+-A KUBE-SEP-ZSCTPM3L2OPEN5GC -p sctp -m comment --comment "telco/signal:sctp" -m sctp -j DNAT --to-destination 10.244.2.20:3868
 -A KUBE-SERVICES -d 10.96.0.1/32 -p tcp -m comment --comment "default/kubernetes:https cluster IP" -m tcp --dport 443 -j KUBE-SVC-NPX46M4PTMTKRN6Y
 -A KUBE-SERVICES -d 10.96.0.10/32 -p udp -m comment --comment "kube-system/kube-dns:dns cluster IP" -m udp --dport 53 -j KUBE-SVC-TCOU7JCQXEZGVUNU
 -A KUBE-SERVICES -d 10.96.12.34/32 -p tcp -m comment --comment "shop/web:http cluster IP" -m tcp --dport 80 -j KUBE-SVC-7EJNTS7AENER2WX5
 -A KUBE-SERVICES -d 10.96.56.78/32 -p tcp -m comment --comment "shop/cart:http cluster IP" -m tcp --dport 8080 -j KUBE-SVC-CARTAFFINITY2WX5
 -A KUBE-SERVICES -d 10.96.90.12/32 -p tcp -m comment --comment "shop/store:http cluster IP" -m tcp --dport 80 -j KUBE-SVC-QFZCTBM6RGLBHW2S
+-A KUBE-SERVICES -d 10.96.77.7/32 -p sctp -m comment --comment "telco/signal:sctp cluster IP" -m sctp --dport 3868 -j KUBE-SVC-SCTPSIGNAL7Q2XLM
 -A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
 -A KUBE-SVC-7EJNTS7AENER2WX5 ! -s 10.244.0.0/16 -d 10.96.12.34/32 -p tcp -m comment --comment "shop/web:http cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ
 -A KUBE-SVC-7EJNTS7AENER2WX5 -m comment --comment "shop/web:http -> 10.244.1.5:8080" -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-2ZDTTHXKHTDSFBLE
@@ -72,6 +77,8 @@
 -A KUBE-SVC-QFZCTBM6RGLBHW2S ! -s 10.244.0.0/16 -d 10.96.90.12/32 -p tcp -m comment --comment "shop/store:http cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ
 -A KUBE-SVC-QFZCTBM6RGLBHW2S -m comment --comment "shop/store:http -> 10.244.1.10:8080" -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-UCY6DX2DLKWIHZBT
 -A KUBE-SVC-QFZCTBM6RGLBHW2S -m comment --comment "shop/store:http -> 10.244.2.11:8080" -j KUBE-SEP-YIL6JZP7A3QYXJU2
+-A KUBE-SVC-SCTPSIGNAL7Q2XLM ! -s 10.244.0.0/16 -d 10.96.77.7/32 -p sctp -m comment --comment "telco/signal:sctp cluster IP" -m sctp --dport 3868 -j KUBE-MARK-MASQ
+-A KUBE-SVC-SCTPSIGNAL7Q2XLM -m comment --comment "telco/signal:sctp -> 10.244.2.20:3868" -j KUBE-SEP-ZSCTPM3L2OPEN5GC
 -A KUBE-SVC-TCOU7JCQXEZGVUNU ! -s 10.244.0.0/16 -d 10.96.0.10/32 -p udp -m comment --comment "kube-system/kube-dns:dns cluster IP" -m udp --dport 53 -j KUBE-MARK-MASQ
 -A KUBE-SVC-TCOU7JCQXEZGVUNU -m comment --comment "kube-system/kube-dns:dns -> 10.244.0.3:53" -j KUBE-SEP-VPGYHFYMFB2KCJYA
 -A KUBE-SVL-QFZCTBM6RGLBHW2S -m comment --comment "shop/store:http -> 10.244.1.10:8080" -j KUBE-SEP-UCY6DX2DLKWIHZBT

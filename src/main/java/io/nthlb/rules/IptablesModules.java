@@ -10,13 +10,13 @@ import java.util.Set;
 final class IptablesModules {
 
     /** What nthlb does run, for the messages. */
-    static final String SUPPORTED = "nthlb runs -m tcp, udp, multiport, statistic, comment, mark, addrtype and"
+    static final String SUPPORTED = "nthlb runs -m tcp, udp, sctp, multiport, statistic, comment, mark, addrtype and"
             + " recent; -j DNAT, REDIRECT, RETURN, ACCEPT, MASQUERADE, SNAT, MARK, LOG and user chains";
 
     static final Set<String> MATCHES = Set.of("ah", "bpf", "cgroup", "cluster", "connbytes", "connlabel",
             "connlimit", "connmark", "conntrack", "cpu", "dccp", "devgroup", "dscp", "ecn", "esp", "hashlimit",
             "helper", "icmp", "ipcomp", "iprange", "ipvs", "length", "limit", "mac", "nfacct", "osf", "owner",
-            "physdev", "pkttype", "policy", "quota", "rateest", "realm", "rpfilter", "sctp", "set", "socket",
+            "physdev", "pkttype", "policy", "quota", "rateest", "realm", "rpfilter", "set", "socket",
             "state", "string", "tcpmss", "time", "tos", "ttl", "u32");
 
     static final Set<String> TARGETS = Set.of("AUDIT", "CHECKSUM", "CLASSIFY", "CLUSTERIP", "CONNMARK",
