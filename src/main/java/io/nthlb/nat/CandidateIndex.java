@@ -22,8 +22,8 @@ import java.util.TreeSet;
  *
  * <p>Skipping a rule must not change what the kernel would do, and the kernel's statistic counters move as
  * soon as a connection reaches them. So a rule is filed under a key only from what is tested before its
- * first match with a side effect (an nth counter or a random draw): the fixed {@code -d} when it names one
- * host, and {@code --dport} / {@code multiport --dports} lists of single ports. A connection whose key differs
+ * first match with a side effect (an nth counter, a random draw, a recent list): the fixed {@code -d} when it
+ * names one host, and {@code --dport} / {@code multiport --dports} lists of single ports. A connection whose key differs
  * fails one of those options before it could touch a counter, which is exactly when skipping it is invisible.
  * Rules that cannot be filed (a network, a negation, a port range) are candidates for every connection.
  * Rules that can never match a TCP connection before a side effect (a {@code -p udp}, a mark test that fails

@@ -128,6 +128,20 @@ class RecentMatchTest {
         assertThat(decide(renamed, ip("192.0.2.1"))).isEqualTo("10.0.0.1");
     }
 
+    /**
+     * A recent match before a port test moves its list for every connection that reaches it, whatever its port:
+     * the destination index must not file such a rule under the port tested after it.
+     */
+    @Test
+    void aRecentMatchBeforeAPortTestSeesEveryConnectionThatReachesIt() {
+        NatTable table = table("""
+                iptables -t nat -A PREROUTING -p tcp -m recent --set --name L -m tcp --dport 81 -j ACCEPT
+                iptables -t nat -A PREROUTING -d 10.96.56.78 -p tcp --dport 80 -m recent --rcheck --name L -j DNAT --to-destination 10.0.0.2
+                iptables -t nat -A PREROUTING -d 10.96.56.78 -p tcp --dport 80 -j DNAT --to-destination 10.0.0.1
+                """, null);
+        assertThat(decide(table, ip("192.0.2.1"))).isEqualTo("10.0.0.2");
+    }
+
     /** kube-proxy's ClientIP affinity: the first connection picks an endpoint at random, the next ones follow. */
     @Test
     void kubeProxyAffinityKeepsEachClientOnOneEndpoint() throws Exception {
