@@ -38,7 +38,8 @@ final class Arrival {
             local = (address >>> 24) == 127 || address == localIp;
             broadcast = false;
         } else {
-            local = network.isLocal(address, device);
+            local = address == localIp ? network.isDestinationLocal(address, device)
+                    : network.isLocal(address, device);
             broadcast = !local && network.isBroadcast(address, device);
         }
         return AddrTypeMatch.typeOf(address, local, broadcast);

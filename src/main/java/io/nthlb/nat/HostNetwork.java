@@ -16,6 +16,14 @@ public interface HostNetwork {
      */
     boolean isLocal(int address, String device);
 
+    /**
+     * Whether the connection's own destination {@code address} is local (on {@code device}, if given). By default
+     * what {@link #isLocal} says; a host whose sockets accepted the connection knows it is.
+     */
+    default boolean isDestinationLocal(int address, String device) {
+        return isLocal(address, device);
+    }
+
     /** Whether {@code address} is the broadcast address of one of the host's interfaces ({@code device}'s, if given). */
     boolean isBroadcast(int address, String device);
 

@@ -52,6 +52,17 @@ public final class KernelNetwork implements HostNetwork {
         return owner != null && (device == null || device.equals(owner));
     }
 
+    /**
+     * A connection nthlb accepted was sent to this host, so its destination is local even when the address list
+     * read last has not caught up yet (an address just added, or taken with --bind-any); limited to an interface,
+     * it is local there unless another interface is known to hold it.
+     */
+    @Override
+    public boolean isDestinationLocal(int address, String device) {
+        String owner = current().localDevice(address);
+        return device == null || owner == null || device.equals(owner);
+    }
+
     @Override
     public boolean isBroadcast(int address, String device) {
         for (Address a : current().broadcasts) {

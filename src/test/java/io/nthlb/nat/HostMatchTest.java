@@ -119,4 +119,33 @@ class HostMatchTest {
         String got = decide(table, source ? a : CLIENT, source ? PUBLIC : a, host);
         assertThat(got).isEqualTo(holds ? "10.9.9.9" : "ACCEPT");
     }
+
+    /** run: the host accepted the connection, so its destination is local, whatever the address list says yet. */
+    @Test
+    void theDestinationIsTypedByWhatTheHostKnowsOfItsOwnConnections() {
+        NatTable table = table("iptables -t nat -A PREROUTING -m addrtype --dst-type LOCAL -p tcp"
+                + " -j DNAT --to-destination 10.9.9.9\n");
+        HostNetwork acceptedHere = new HostNetwork() {
+            @Override
+            public String inInterface(int clientIp) {
+                return "eth0";
+            }
+
+            @Override
+            public boolean isLocal(int address, String device) {
+                return false;
+            }
+
+            @Override
+            public boolean isDestinationLocal(int address, String device) {
+                return true;
+            }
+
+            @Override
+            public boolean isBroadcast(int address, String device) {
+                return false;
+            }
+        };
+        assertThat(decide(table, CLIENT, PUBLIC, acceptedHere)).isEqualTo("10.9.9.9");
+    }
 }

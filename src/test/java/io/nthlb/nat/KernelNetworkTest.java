@@ -49,4 +49,14 @@ class KernelNetworkTest {
         assertThat(host.isLocal(ip("127.0.0.1"), "eth9")).isFalse();
         assertThat(host.isLocal(ip("192.0.2.1"), null)).as("TEST-NET-1 is no host's").isFalse();
     }
+
+    @Test
+    void theDestinationOfAnAcceptedConnectionIsLocalEvenBeforeTheAddressListKnowsIt() {
+        KernelNetwork host = KernelNetwork.host();
+        int notYetKnown = ip("192.0.2.200");
+        assertThat(host.isLocal(notYetKnown, null)).isFalse();
+        assertThat(host.isDestinationLocal(notYetKnown, null)).isTrue();
+        assertThat(host.isDestinationLocal(ip("127.0.0.1"), "lo")).isTrue();
+        assertThat(host.isDestinationLocal(ip("127.0.0.1"), "eth9")).as("held by lo, not eth9").isFalse();
+    }
 }
