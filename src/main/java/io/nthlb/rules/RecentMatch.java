@@ -34,7 +34,7 @@ public record RecentMatch(Command command, boolean inverted, long seconds, boole
     String options() {
         StringBuilder sb = new StringBuilder(" -m recent").append(inverted ? " ! " : " ").append(command.option);
         if (seconds != 0) {
-            // iptables prints the unsigned value with %d.
+            // iptables prints the unsigned values with %d, here and in -L.
             sb.append(" --seconds ").append((int) seconds);
         }
         if (reap) {
@@ -51,13 +51,13 @@ public record RecentMatch(Command command, boolean inverted, long seconds, boole
     String description() {
         StringBuilder sb = new StringBuilder(inverted ? " ! recent: " : " recent: ").append(command.name());
         if (seconds != 0) {
-            sb.append(" seconds: ").append(seconds);
+            sb.append(" seconds: ").append((int) seconds);
         }
         if (reap) {
             sb.append(" reap");
         }
         if (hitCount != 0) {
-            sb.append(" hit_count: ").append(hitCount);
+            sb.append(" hit_count: ").append((int) hitCount);
         }
         return sb.append(" name: ").append(name).append(destinationSide ? " side: dest" : " side: source")
                 .append(" mask: ").append(Cidr.formatAddress(mask)).toString();

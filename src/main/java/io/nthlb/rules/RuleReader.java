@@ -287,5 +287,5 @@ final class RuleReader {
 
     /** The protocols whose port match ({@code -m tcp}, {@code udp}, {@code sctp}) a port option loads. */
     private static final Map<Integer, String> PORT_MODULES = Map.of(ProtocolMatch.TCP, "tcp", ProtocolMatch.UDP, "udp",
-            132, "sctp");
+            ProtocolMatch.SCTP, "sctp");
 }
