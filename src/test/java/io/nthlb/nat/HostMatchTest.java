@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.nthlb.rules.LoadResult;
 import io.nthlb.rules.RulesParser;
+import java.util.function.BiPredicate;
+import java.util.function.IntPredicate;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -99,23 +101,9 @@ class HostMatchTest {
                 + " -j DNAT --to-destination 10.9.9.9\n");
         int a = ip(address);
         boolean source = options.contains("--src-type");
-        HostNetwork host = new HostNetwork() {
-            @Override
-            public String inInterface(int clientIp) {
-                return "eth0";
-            }
-
-            @Override
-            public boolean isLocal(int addr, String device) {
-                return (addr >>> 24) == 127 || addr == PUBLIC;
-            }
-
-            @Override
-            public boolean isBroadcast(int addr, String device) {
-                // eth1's broadcast address: not the interface the connection came in on.
-                return addr == ip("10.0.0.255") && (device == null || device.equals("eth1"));
-            }
-        };
+        // eth1's broadcast address: not the interface (eth0) the connection came in on.
+        HostNetwork host = new Host(addr -> (addr >>> 24) == 127 || addr == PUBLIC, null,
+                (addr, device) -> addr == ip("10.0.0.255") && (device == null || device.equals("eth1")));
         String got = decide(table, source ? a : CLIENT, source ? PUBLIC : a, host);
         assertThat(got).isEqualTo(holds ? "10.9.9.9" : "ACCEPT");
     }
@@ -125,27 +113,34 @@ class HostMatchTest {
     void theDestinationIsTypedByWhatTheHostKnowsOfItsOwnConnections() {
         NatTable table = table("iptables -t nat -A PREROUTING -m addrtype --dst-type LOCAL -p tcp"
                 + " -j DNAT --to-destination 10.9.9.9\n");
-        HostNetwork acceptedHere = new HostNetwork() {
-            @Override
-            public String inInterface(int clientIp) {
-                return "eth0";
-            }
-
-            @Override
-            public boolean isLocal(int address, String device) {
-                return false;
-            }
-
-            @Override
-            public boolean isDestinationLocal(int address, String device) {
-                return true;
-            }
-
-            @Override
-            public boolean isBroadcast(int address, String device) {
-                return false;
-            }
-        };
+        HostNetwork acceptedHere = new Host(addr -> false, addr -> true, (addr, device) -> false);
         assertThat(decide(table, CLIENT, PUBLIC, acceptedHere)).isEqualTo("10.9.9.9");
+    }
+
+    /**
+     * A host whose connections arrive on eth0, with its own addresses and broadcast addresses as given; the
+     * destination of a connection is local as {@code destinationLocal} says, or as {@code local} when null.
+     */
+    private record Host(IntPredicate local, IntPredicate destinationLocal, BiPredicate<Integer, String> broadcast)
+            implements HostNetwork {
+        @Override
+        public String inInterface(int clientIp) {
+            return "eth0";
+        }
+
+        @Override
+        public boolean isLocal(int address, String device) {
+            return local.test(address);
+        }
+
+        @Override
+        public boolean isDestinationLocal(int address, String device) {
+            return destinationLocal == null ? local.test(address) : destinationLocal.test(address);
+        }
+
+        @Override
+        public boolean isBroadcast(int address, String device) {
+            return broadcast.test(address, device);
+        }
     }
 }
