@@ -4,6 +4,7 @@ import io.nthlb.health.BackendHealth;
 import io.nthlb.health.Failover;
 import io.nthlb.health.FailoverOptions;
 import io.nthlb.nat.Decision;
+import io.nthlb.nat.KernelNetwork;
 import io.nthlb.nat.NatTable;
 import io.nthlb.proxy.Addresses;
 import io.nthlb.proxy.Ending;
@@ -55,7 +56,7 @@ final class NatRouter implements Router {
             return Route.none("not IPv4");
         }
         if (retries == 0 && health == null) {
-            return new DecisionRoute(table.decide(client, local));
+            return new DecisionRoute(table.decide(client, local, KernelNetwork.host()));
         }
         return decide(new Walk(NatTable.ipv4(client), client.getPort(), NatTable.ipv4(local), local.getPort()), 0);
     }
@@ -63,10 +64,10 @@ final class NatRouter implements Router {
     private DecisionRoute decide(Walk walk, int attempt) {
         Decision decision;
         if (health == null) {
-            decision = table.decide(walk.clientIp, walk.clientPort, walk.localIp, walk.localPort);
+            decision = table.decide(walk.clientIp, walk.clientPort, walk.localIp, walk.localPort, KernelNetwork.host());
         } else {
             Failover.Outcome outcome = Failover.decide(table, walk.clientIp, walk.clientPort, walk.localIp,
-                    walk.localPort, health::isDown);
+                    walk.localPort, KernelNetwork.host(), health::isDown);
             decision = outcome.decision();
             if (outcome.allDown()) {
                 logAllDown(decision);

@@ -2,6 +2,7 @@ package io.nthlb.cli;
 
 import io.nthlb.health.Failover;
 import io.nthlb.nat.Decision;
+import io.nthlb.nat.HostNetwork;
 import io.nthlb.nat.NatTable;
 import io.nthlb.rules.LoadResult;
 import io.nthlb.rules.RulesFile;
@@ -59,6 +60,14 @@ public final class SimulateCommand implements Callable<Integer> {
     @Option(names = "-n", paramLabel = "N", defaultValue = "1", description = "How many connections (default: ${DEFAULT-VALUE}).")
     int connections;
 
+    @Option(names = "--in-interface", paramLabel = "NAME",
+            description = "The interface the connections arrive on, for -i. Default: one that no rule names.")
+    String inInterface;
+
+    @Option(names = "--dst-not-local",
+            description = "--dst is not one of this host's addresses (for -m addrtype --dst-type). Default: it is.")
+    boolean destinationNotLocal;
+
     @Option(names = "--down", paramLabel = "IP:PORT", converter = Endpoint.Converter.class,
             description = "A backend the health checks (run --health-check) find down; repeatable. A connection that"
                     + " lands on one is decided again, as a new connection, and its line names the backends skipped.")
@@ -101,16 +110,20 @@ public final class SimulateCommand implements Callable<Integer> {
         }
         Endpoint client = source != null ? source : Endpoint.parse(DEFAULT_SOURCE_ADDRESS);
         int firstPort = client.port() >= 0 ? client.port() : DEFAULT_SOURCE_PORT;
-        for (String line : simulate(table, client.address(), firstPort, destination, connections, downBackends)) {
+        HostNetwork network = HostNetwork.simulated(inInterface == null ? "" : inInterface, destination.address(),
+                !destinationNotLocal);
+        for (String line : simulate(table, network, client.address(), firstPort, destination, connections,
+                downBackends)) {
             out.println(line);
         }
         out.flush();
         return 0;
     }
 
-    /** {@link #simulate(NatTable, int, int, Endpoint, int, Set)} with every backend up. */
-    static List<String> simulate(NatTable table, int clientIp, int firstPort, Endpoint destination, int connections) {
-        return simulate(table, clientIp, firstPort, destination, connections, Set.of());
+    /** {@link #simulate(NatTable, HostNetwork, int, int, Endpoint, int, Set)} with every backend up. */
+    static List<String> simulate(NatTable table, HostNetwork network, int clientIp, int firstPort,
+                                 Endpoint destination, int connections) {
+        return simulate(table, network, clientIp, firstPort, destination, connections, Set.of());
     }
 
     /**
@@ -120,13 +133,13 @@ public final class SimulateCommand implements Callable<Integer> {
      * line adds the backends skipped: {@code 172.16.1.201:80 (skipped 172.16.1.202:80, down)}, or, when every
      * walk landed on a down backend, {@code 172.16.1.202:80 (every backend down: tried as the kernel would)}.
      */
-    static List<String> simulate(NatTable table, int clientIp, int firstPort, Endpoint destination, int connections,
-                                 Set<InetSocketAddress> down) {
+    static List<String> simulate(NatTable table, HostNetwork network, int clientIp, int firstPort,
+                                 Endpoint destination, int connections, Set<InetSocketAddress> down) {
         List<String> lines = new ArrayList<>(connections);
         int port = firstPort;
         for (int i = 0; i < connections; i++) {
             Failover.Outcome outcome = Failover.decide(table, clientIp, port, destination.address(),
-                    destination.port(), down::contains);
+                    destination.port(), network, down::contains);
             Decision decision = outcome.decision();
             String line = decision.isNat() ? Addresses.format(decision.destination()) : decision.verdict();
             if (outcome.allDown()) {

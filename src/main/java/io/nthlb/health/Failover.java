@@ -1,6 +1,7 @@
 package io.nthlb.health;
 
 import io.nthlb.nat.Decision;
+import io.nthlb.nat.HostNetwork;
 import io.nthlb.nat.NatTable;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
@@ -42,8 +43,8 @@ public final class Failover {
      * not decided again, so the counters move as the kernel's would.
      */
     public static Outcome decide(NatTable table, int clientIp, int clientPort, int localIp, int localPort,
-                                 Predicate<InetSocketAddress> down) {
-        Decision first = table.decide(clientIp, clientPort, localIp, localPort);
+                                 HostNetwork network, Predicate<InetSocketAddress> down) {
+        Decision first = table.decide(clientIp, clientPort, localIp, localPort, network);
         if (!first.isNat() || !down.test(first.destination())) {
             return new Outcome(first, List.of(), false);
         }
@@ -56,7 +57,7 @@ public final class Failover {
         }
         int walks = Math.min(MAX_WALKS, backends.size());
         for (int i = 1; i < walks; i++) {
-            Decision d = table.decide(clientIp, clientPort, localIp, localPort);
+            Decision d = table.decide(clientIp, clientPort, localIp, localPort, network);
             if (!d.isNat() || !down.test(d.destination())) {
                 return new Outcome(d, skipped, false);
             }

@@ -8,6 +8,7 @@ import io.nthlb.rules.NthMatch;
 import io.nthlb.rules.PortMatch;
 import io.nthlb.rules.PortRange;
 import io.nthlb.rules.RandomMatch;
+import io.nthlb.rules.RecentMatch;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -21,8 +22,8 @@ import java.util.TreeSet;
  *
  * <p>Skipping a rule must not change what the kernel would do, and the kernel's statistic counters move as
  * soon as a connection reaches them. So a rule is filed under a key only from what is tested before its
- * first match with a side effect (an nth counter or a random draw): the fixed {@code -d} when it names one
- * host, and {@code --dport} / {@code multiport --dports} lists of single ports. A connection whose key differs
+ * first match with a side effect (an nth counter, a random draw, a recent list): the fixed {@code -d} when it
+ * names one host, and {@code --dport} / {@code multiport --dports} lists of single ports. A connection whose key differs
  * fails one of those options before it could touch a counter, which is exactly when skipping it is invisible.
  * Rules that cannot be filed (a network, a negation, a port range) are candidates for every connection.
  * Rules that can never match a TCP connection before a side effect (a {@code -p udp}, a mark test that fails
@@ -181,7 +182,7 @@ final class CandidateIndex {
             return true;
         }
         for (Match match : rule.rule.matches()) {
-            if (match instanceof NthMatch || match instanceof RandomMatch) {
+            if (match instanceof NthMatch || match instanceof RandomMatch || match instanceof RecentMatch) {
                 return false;
             }
             if (match instanceof MarkMatch || match instanceof MultiportMatch
@@ -211,7 +212,7 @@ final class CandidateIndex {
             }
             TreeSet<Integer> ports = null;
             for (Match match : rule.rule.matches()) {
-                if (match instanceof NthMatch || match instanceof RandomMatch) {
+                if (match instanceof NthMatch || match instanceof RandomMatch || match instanceof RecentMatch) {
                     break;
                 }
                 if (match instanceof MarkMatch mark && !mark.matches(0)) {

@@ -3,6 +3,7 @@ package io.nthlb.nat;
 import io.nthlb.rules.AddressMatch;
 import io.nthlb.rules.Cidr;
 import io.nthlb.rules.DnatTarget;
+import io.nthlb.rules.InterfaceMatch;
 import io.nthlb.rules.JumpTarget;
 import io.nthlb.rules.Match;
 import io.nthlb.rules.PassiveTarget;
@@ -72,6 +73,8 @@ final class CompiledRule {
     private final boolean destinationPortInverted;
     /** The matches left after the ones held in fields, in the order written. */
     private final MatchStep[] steps;
+    /** {@code -i}, tested at run time, or {@code null} when absent; {@code -o} is settled at compile time. */
+    private final InterfaceMatch in;
     /** A lone random match left last, held in fields: its threshold, or -1 for none. */
     private final long randomThreshold;
     private final boolean randomInverted;
@@ -79,7 +82,7 @@ final class CompiledRule {
     /** The chain a JUMP or GOTO goes to, resolved once every chain exists. */
     CompiledChain jumpTo;
 
-    CompiledRule(Rule rule, int index, CompiledRule previous) {
+    CompiledRule(Rule rule, int index, CompiledRule previous, RecentLists recent) {
         this.rule = rule;
         this.index = index;
         this.counters = previous != null ? previous.counters : new LiveCounters();
@@ -93,6 +96,9 @@ final class CompiledRule {
         this.destinationInverted = destination.inverted();
         ProtocolMatch protocol = rule.protocol();
         boolean live = protocol == null || protocol.matches(ProtocolMatch.TCP);
+        this.in = rule.in();
+        // A packet in PREROUTING has no outgoing interface yet: -o tests the empty name, the same every time.
+        live &= rule.out() == null || rule.out().matches("");
 
         List<Match> matches = rule.matches();
         AtomicLong[] nth = null;
@@ -102,7 +108,7 @@ final class CompiledRule {
         for (int i = 0; i < matches.size(); i++) {
             Match match = matches.get(i);
             AtomicLong previousNth = previous != null && previous.nthCounters != null ? previous.nthCounters[i] : null;
-            MatchStep step = MatchStep.of(match, previousNth);
+            MatchStep step = MatchStep.of(match, previousNth, recent);
             if (step instanceof MatchStep.Nth nthStep) {
                 if (nth == null) {
                     nth = new AtomicLong[matches.size()];
@@ -176,20 +182,20 @@ final class CompiledRule {
 
     /**
      * Whether every option of the rule holds for the connection, tested as the kernel tests them: the
-     * fixed part ({@code -s}, {@code -d}, {@code -p}; {@code -i}/{@code -o} cannot be seen and hold), then
-     * the {@code -m} matches left to right, stopping at the first that fails so that later statistic
-     * counters do not move.
+     * fixed part ({@code -s}, {@code -d}, {@code -i}, {@code -p}), then the {@code -m} matches left to right,
+     * stopping at the first that fails so that later statistic counters and recent lists do not move.
      */
-    boolean matches(int clientIp, int clientPort, int localIp, int localPort, RandomSource random) {
+    boolean matches(int clientIp, int clientPort, int localIp, int localPort, RandomSource random, Arrival arrival) {
         if (!canMatch
                 || ((clientIp & sourceMask) == sourceAddress) == sourceInverted
                 || ((localIp & destinationMask) == destinationAddress) == destinationInverted
                 || (clientPort >= sourcePortFirst && clientPort <= sourcePortLast) == sourcePortInverted
-                || (localPort >= destinationPortFirst && localPort <= destinationPortLast) == destinationPortInverted) {
+                || (localPort >= destinationPortFirst && localPort <= destinationPortLast) == destinationPortInverted
+                || in != null && !in.matches(arrival.in())) {
             return false;
         }
         for (MatchStep step : steps) {
-            if (!step.test(clientIp, clientPort, localIp, localPort, random)) {
+            if (!step.test(clientIp, clientPort, localIp, localPort, random, arrival)) {
                 return false;
             }
         }
@@ -205,7 +211,7 @@ final class CompiledRule {
                 | (destinationPortInverted ? FlatProgram.DPORT_INV : 0)
                 | (randomThreshold >= 0 ? FlatProgram.RANDOM : 0)
                 | (randomInverted ? FlatProgram.RANDOM_INV : 0)
-                | (steps.length > 0 ? FlatProgram.STEPS : 0);
+                | (steps.length > 0 || in != null ? FlatProgram.STEPS : 0);
         int act = switch (action) {
             case CONTINUE -> FlatProgram.CONTINUE;
             case ACCEPT -> FlatProgram.ACCEPT;

@@ -1,5 +1,6 @@
 package io.nthlb.nat;
 
+import io.nthlb.rules.AddrTypeMatch;
 import io.nthlb.rules.CommentMatch;
 import io.nthlb.rules.MarkMatch;
 import io.nthlb.rules.Match;
@@ -7,6 +8,7 @@ import io.nthlb.rules.MultiportMatch;
 import io.nthlb.rules.NthMatch;
 import io.nthlb.rules.PortMatch;
 import io.nthlb.rules.RandomMatch;
+import io.nthlb.rules.RecentMatch;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -16,7 +18,8 @@ import java.util.concurrent.atomic.AtomicLong;
 abstract sealed class MatchStep {
 
     /** Whether the connection passes this match; may move a counter or draw a random number. */
-    abstract boolean test(int clientIp, int clientPort, int localIp, int localPort, RandomSource random);
+    abstract boolean test(int clientIp, int clientPort, int localIp, int localPort, RandomSource random,
+                          Arrival arrival);
 
     /** Whether testing has a side effect, so that a rule must not be skipped once it reaches this step. */
     boolean hasSideEffect() {
@@ -25,9 +28,9 @@ abstract sealed class MatchStep {
 
     /**
      * Compiles a match. {@code previousNth} is the counter an unchanged rule had before a reload, or
-     * {@code null} for a fresh one.
+     * {@code null} for a fresh one; {@code recent} holds the table's {@code -m recent} lists.
      */
-    static MatchStep of(Match match, AtomicLong previousNth) {
+    static MatchStep of(Match match, AtomicLong previousNth, RecentLists recent) {
         if (match instanceof PortMatch m) {
             return new Ports(m);
         } else if (match instanceof MultiportMatch m) {
@@ -41,6 +44,10 @@ abstract sealed class MatchStep {
         } else if (match instanceof MarkMatch m) {
             // nthlb's connections carry no firewall mark: the mark is 0, so the answer is fixed.
             return m.matches(0) ? Constant.TRUE : Constant.FALSE;
+        } else if (match instanceof AddrTypeMatch m) {
+            return new AddrType(m);
+        } else if (match instanceof RecentMatch m) {
+            return new Recent(m, recent);
         }
         throw new IllegalArgumentException("match: " + match + " (expected: a known match)");
     }
@@ -54,7 +61,7 @@ abstract sealed class MatchStep {
         }
 
         @Override
-        boolean test(int clientIp, int clientPort, int localIp, int localPort, RandomSource random) {
+        boolean test(int clientIp, int clientPort, int localIp, int localPort, RandomSource random, Arrival arrival) {
             return match.matches(clientPort, localPort);
         }
     }
@@ -68,7 +75,7 @@ abstract sealed class MatchStep {
         }
 
         @Override
-        boolean test(int clientIp, int clientPort, int localIp, int localPort, RandomSource random) {
+        boolean test(int clientIp, int clientPort, int localIp, int localPort, RandomSource random, Arrival arrival) {
             return match.matches(clientPort, localPort);
         }
     }
@@ -90,7 +97,7 @@ abstract sealed class MatchStep {
         }
 
         @Override
-        boolean test(int clientIp, int clientPort, int localIp, int localPort, RandomSource random) {
+        boolean test(int clientIp, int clientPort, int localIp, int localPort, RandomSource random, Arrival arrival) {
             long old;
             long next;
             do {
@@ -117,8 +124,54 @@ abstract sealed class MatchStep {
         }
 
         @Override
-        boolean test(int clientIp, int clientPort, int localIp, int localPort, RandomSource random) {
+        boolean test(int clientIp, int clientPort, int localIp, int localPort, RandomSource random, Arrival arrival) {
             return ((random.nextInt() & 0x7FFFFFFFL) < threshold) != inverted;
+        }
+
+        @Override
+        boolean hasSideEffect() {
+            return true;
+        }
+    }
+
+    /** {@code -m addrtype}: the route type of the source, then of the destination, as {@code addrtype_mt_v1}. */
+    static final class AddrType extends MatchStep {
+        private final AddrTypeMatch match;
+
+        AddrType(AddrTypeMatch match) {
+            this.match = match;
+        }
+
+        @Override
+        boolean test(int clientIp, int clientPort, int localIp, int localPort, RandomSource random, Arrival arrival) {
+            // --limit-iface-out looks at the outgoing interface, which no packet in PREROUTING has yet.
+            String device = switch (match.limit()) {
+                case NONE -> null;
+                case IN -> arrival.in();
+                case OUT -> "";
+            };
+            return AddrTypeMatch.passes(match.sourceTypes(), match.sourceInverted(),
+                    match.sourceTypes() == 0 ? 0 : arrival.type(clientIp, device))
+                    && AddrTypeMatch.passes(match.destinationTypes(), match.destinationInverted(),
+                    match.destinationTypes() == 0 ? 0 : arrival.type(localIp, device));
+        }
+    }
+
+    /** {@code -m recent}: looks up, adds or removes the address in its named list. */
+    static final class Recent extends MatchStep {
+        private final RecentMatch match;
+        private final RecentLists lists;
+        private final RecentLists.RecentList list;
+
+        Recent(RecentMatch match, RecentLists lists) {
+            this.match = match;
+            this.lists = lists;
+            this.list = lists.list(match.name());
+        }
+
+        @Override
+        boolean test(int clientIp, int clientPort, int localIp, int localPort, RandomSource random, Arrival arrival) {
+            return list.test(match, match.destinationSide() ? localIp : clientIp, lists.now());
         }
 
         @Override
@@ -139,7 +192,7 @@ abstract sealed class MatchStep {
         }
 
         @Override
-        boolean test(int clientIp, int clientPort, int localIp, int localPort, RandomSource random) {
+        boolean test(int clientIp, int clientPort, int localIp, int localPort, RandomSource random, Arrival arrival) {
             return value;
         }
     }

@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.LongSupplier;
 
 /**
  * The nat table at run time: compiled once from a {@link Ruleset}, it decides where each new connection
@@ -41,10 +42,12 @@ public final class NatTable {
     private final RandomSource random;
     private final ListenPlan listenPlan;
     private final FlatProgram program;
+    private final RecentLists recent;
 
     private NatTable(Ruleset ruleset, Map<String, CompiledChain> chains, CompiledChain prerouting,
-                     RandomSource random) {
+                     RandomSource random, RecentLists recent) {
         this.ruleset = ruleset;
+        this.recent = recent;
         this.chains = chains;
         this.prerouting = prerouting;
         this.random = random;
@@ -74,7 +77,16 @@ public final class NatTable {
      * @throws IllegalArgumentException when a rule jumps to a chain that does not exist or chains loop
      */
     public static NatTable compile(Ruleset rules, NatTable previous, RandomSource random) {
-        ChainCompiler compiler = new ChainCompiler(rules.byName(), previous);
+        return compile(rules, previous, random, System::nanoTime);
+    }
+
+    /**
+     * {@link #compile(Ruleset, NatTable, RandomSource)} with the clock {@code -m recent} stamps addresses with
+     * (nanoseconds, monotonic). A reload keeps the previous table's clock and the lists its rules still name.
+     */
+    public static NatTable compile(Ruleset rules, NatTable previous, RandomSource random, LongSupplier clock) {
+        RecentLists recent = RecentLists.of(rules, previous == null ? null : previous.recent, clock);
+        ChainCompiler compiler = new ChainCompiler(rules.byName(), previous, recent);
         // PREROUTING first, so that everything a walk reaches is allocated in the order it is reached.
         compiler.compile(DECIDING_CHAIN);
         Map<String, CompiledChain> chains = new LinkedHashMap<>();
@@ -85,7 +97,7 @@ public final class NatTable {
         if (prerouting == null) {
             // A file without PREROUTING rules still has the built-in chain, with its default policy.
             CompiledChain before = previous == null ? null : previous.chains.get(DECIDING_CHAIN);
-            prerouting = new ChainBuild(new Chain(DECIDING_CHAIN, "ACCEPT", List.of()), before).finish();
+            prerouting = new ChainBuild(new Chain(DECIDING_CHAIN, "ACCEPT", List.of()), before, recent).finish();
         }
         for (CompiledChain chain : chains.values()) {
             for (CompiledRule rule : chain.rules) {
@@ -102,7 +114,7 @@ public final class NatTable {
             }
         }
         checkNoLoops(chains.values());
-        return new NatTable(rules, chains, prerouting, random);
+        return new NatTable(rules, chains, prerouting, random, recent);
     }
 
     /**
@@ -113,13 +125,15 @@ public final class NatTable {
     private static final class ChainCompiler {
         private final Map<String, Chain> byName;
         private final NatTable previous;
+        private final RecentLists recent;
         private final Map<String, CompiledChain> done = new HashMap<>();
         private final Set<String> started = new HashSet<>();
         private final ArrayDeque<ChainBuild> building = new ArrayDeque<>();
 
-        ChainCompiler(Map<String, Chain> byName, NatTable previous) {
+        ChainCompiler(Map<String, Chain> byName, NatTable previous, RecentLists recent) {
             this.byName = byName;
             this.previous = previous;
+            this.recent = recent;
         }
 
         /**
@@ -151,7 +165,8 @@ public final class NatTable {
             if (!byName.containsKey(name) || !started.add(name)) {
                 return false;
             }
-            building.push(new ChainBuild(byName.get(name), previous == null ? null : previous.chains.get(name)));
+            building.push(new ChainBuild(byName.get(name), previous == null ? null : previous.chains.get(name),
+                    recent));
             return true;
         }
     }
@@ -163,10 +178,12 @@ public final class NatTable {
         private final Map<Rule, ArrayDeque<CompiledRule>> unchanged = new HashMap<>();
         private final CompiledRule[] compiled;
         private final CompiledChain result;
+        private final RecentLists recent;
         private int next;
 
-        ChainBuild(Chain chain, CompiledChain before) {
+        ChainBuild(Chain chain, CompiledChain before, RecentLists recent) {
             this.chain = chain;
+            this.recent = recent;
             if (before != null) {
                 for (CompiledRule old : before.rules) {
                     unchanged.computeIfAbsent(CompiledRule.withoutOrigin(old.rule), k -> new ArrayDeque<>()).add(old);
@@ -192,7 +209,7 @@ public final class NatTable {
                 ArrayDeque<CompiledRule> same = unchanged.get(CompiledRule.withoutOrigin(rule));
                 previous = same == null ? null : same.poll();
             }
-            compiled[next] = new CompiledRule(rule, next, previous);
+            compiled[next] = new CompiledRule(rule, next, previous, recent);
             return compiled[next++];
         }
 
@@ -250,12 +267,22 @@ public final class NatTable {
     /**
      * Decides where a new connection from {@code clientIp:clientPort} to {@code localIp:localPort} (the
      * address it reached, i.e. the original destination) goes, moving the counters the kernel would move.
-     * Addresses are IPv4 as big-endian ints, like {@link io.nthlb.rules.Cidr}.
+     * Addresses are IPv4 as big-endian ints, like {@link io.nthlb.rules.Cidr}. The connection arrived on an
+     * interface no rule names, and its destination is the host's own address: see {@link HostNetwork#simulated}.
      */
     public Decision decide(int clientIp, int clientPort, int localIp, int localPort) {
+        return decide(clientIp, clientPort, localIp, localPort, null);
+    }
+
+    /**
+     * {@link #decide(int, int, int, int)} for a connection whose incoming interface and address types
+     * {@code network} knows; {@code null} is the default of {@link #decide(int, int, int, int)}.
+     */
+    public Decision decide(int clientIp, int clientPort, int localIp, int localPort, HostNetwork network) {
         FlatProgram p = program;
         int[] code = p.code;
         Walk w = WALK.get();
+        w.arrival.reset(network, clientIp, localIp);
         long[] cells = p.slab.stripe(w.stripe);
         int credits = 0;
         int depth = 0;
@@ -282,7 +309,7 @@ public final class NatTable {
                 int o = r * FlatProgram.STRIDE;
                 int flags = code[o];
                 if ((flags & FlatProgram.STEPS) != 0) {
-                    if (!p.rules[r].matches(clientIp, clientPort, localIp, localPort, random)) {
+                    if (!p.rules[r].matches(clientIp, clientPort, localIp, localPort, random, w.arrival)) {
                         continue;
                     }
                 } else if (!matches(code, o, flags, clientIp, clientPort, localIp, localPort, random)) {
@@ -436,6 +463,7 @@ public final class NatTable {
         int stripe = STRIPE.getAndIncrement() & (PacketSlab.STRIPES - 1);
         /** The slab cell of each credited record, as read when it was credited. */
         long[] seen = new long[8];
+        final Arrival arrival = new Arrival();
 
         void grow() {
             credited = Arrays.copyOf(credited, credited.length * 2);
@@ -501,7 +529,12 @@ public final class NatTable {
      * the address the connection was accepted on. Both must be IPv4.
      */
     public Decision decide(InetSocketAddress client, InetSocketAddress local) {
-        return decide(ipv4(client), client.getPort(), ipv4(local), local.getPort());
+        return decide(client, local, null);
+    }
+
+    /** {@link #decide(InetSocketAddress, InetSocketAddress)} with what {@code network} knows of the arrival. */
+    public Decision decide(InetSocketAddress client, InetSocketAddress local, HostNetwork network) {
+        return decide(ipv4(client), client.getPort(), ipv4(local), local.getPort(), network);
     }
 
     /**

@@ -36,11 +36,15 @@ interface MatchBuilder {
 
         @Override
         public boolean accepts(String o) {
-            return Set.of("--sport", "--source-port", "--dport", "--destination-port").contains(o);
+            return Set.of("--sport", "--source-port", "--dport", "--destination-port").contains(o)
+                    || name.equals("sctp") && o.equals("--chunk-types");
         }
 
         @Override
         public void option(String o, RuleReader r) {
+            if (o.equals("--chunk-types")) {
+                throw new RuleException("nthlb: sctp --chunk-types is not supported (nthlb relays TCP only)");
+            }
             boolean inv = r.takeInvert();
             String arg = r.argument(o);
             if (o.equals("--sport") || o.equals("--source-port")) {
@@ -66,7 +70,11 @@ interface MatchBuilder {
         }
 
         void check(ProtocolMatch protocol) {
-            int want = name.equals("tcp") ? ProtocolMatch.TCP : ProtocolMatch.UDP;
+            int want = OptionValues.PROTOCOLS.get(name);
+            if (name.equals("sctp") && (protocol == null || protocol.number() != want)) {
+                // libxt_sctp leaves the protocol to the kernel, which refuses the rule at load.
+                throw new InvalidRuleException();
+            }
             if (protocol == null || protocol.number() != want) {
                 throw new RuleException(name.toUpperCase(Locale.ROOT) + " match requires '-p " + name + "'");
             }

@@ -1,10 +1,10 @@
 package io.nthlb.rules;
 
 /**
- * {@code -m tcp} or {@code -m udp} with {@code --sport} and {@code --dport}; each side may be absent
- * ({@link PortRange#ALL}) or negated.
+ * {@code -m tcp}, {@code -m udp} or {@code -m sctp} with {@code --sport} and {@code --dport}; each side may be
+ * absent ({@link PortRange#ALL}) or negated.
  *
- * @param protocol {@code "tcp"} or {@code "udp"}, the module name iptables prints
+ * @param protocol {@code "tcp"}, {@code "udp"} or {@code "sctp"}, the module name iptables prints
  */
 public record PortMatch(String protocol, PortRange sourcePorts, boolean sourceInverted,
                         PortRange destinationPorts, boolean destinationInverted) implements Match {

@@ -98,6 +98,10 @@ public final class RulePrinter {
             return " -m comment --comment " + quoted(c.text());
         } else if (match instanceof MarkMatch m) {
             return " -m mark " + (m.inverted() ? "! " : "") + "--mark " + valueMask(m.value(), m.mask());
+        } else if (match instanceof AddrTypeMatch a) {
+            return a.options();
+        } else if (match instanceof RecentMatch r) {
+            return r.options();
         }
         throw new IllegalStateException("unknown match " + match);
     }
@@ -355,6 +359,10 @@ public final class RulePrinter {
             return " /* " + c.text() + " */";
         } else if (match instanceof MarkMatch m) {
             return " mark match " + (m.inverted() ? "! " : "") + valueMask(m.value(), m.mask());
+        } else if (match instanceof AddrTypeMatch a) {
+            return a.description();
+        } else if (match instanceof RecentMatch r) {
+            return r.description();
         }
         throw new IllegalStateException("unknown match " + match);
     }

@@ -197,11 +197,11 @@ final class RuleReader {
             taker.option(option, this);
             return;
         }
-        // iptables loads the protocol's own match (tcp or udp) for an option no loaded module knows.
+        // iptables loads the protocol's own match (tcp, udp or sctp) for an option no loaded module knows.
         // iptables does this for `! -p tcp' too.
-        if (protocol != null
-                && (protocol.number() == ProtocolMatch.TCP || protocol.number() == ProtocolMatch.UDP)) {
-            MatchBuilder implicit = loadMatch(protocol.number() == ProtocolMatch.TCP ? "tcp" : "udp");
+        String implicitName = protocol == null ? null : PORT_MODULES.get(protocol.number());
+        if (implicitName != null) {
+            MatchBuilder implicit = loadMatch(implicitName);
             if (implicit.accepts(option)) {
                 implicit.option(option, this);
                 return;
@@ -234,13 +234,17 @@ final class RuleReader {
 
     private MatchBuilder loadMatch(String name) {
         MatchBuilder m = switch (name) {
-            case "tcp", "udp" -> new PortMatchBuilder(name);
+            case "tcp", "udp", "sctp" -> new PortMatchBuilder(name);
             case "multiport" -> new MultiportBuilder();
             case "statistic" -> new StatisticBuilder();
             case "comment" -> new CommentBuilder();
             case "mark" -> new MarkBuilder();
-            default -> throw new RuleException("Couldn't load match `" + name
-                    + "':No such file or directory");
+            case "addrtype" -> new AddrTypeMatch.Reader(chain);
+            case "recent" -> new RecentMatch.Reader();
+            default -> throw new RuleException(IptablesModules.MATCHES.contains(name)
+                    ? "nthlb: match `" + name + "' is not supported in the nat table (" + IptablesModules.SUPPORTED
+                            + ")"
+                    : "Couldn't load match `" + name + "':No such file or directory");
         };
         matches.add(m);
         return m;
@@ -265,6 +269,10 @@ final class RuleReader {
             case "MARK" -> new MarkTargetBuilder();
             case "LOG" -> new LogTargetBuilder();
             default -> {
+                if (!chains.contains(name) && IptablesModules.TARGETS.contains(name)) {
+                    throw new RuleException("nthlb: target `" + name + "' is not supported in the nat table ("
+                            + IptablesModules.SUPPORTED + ")");
+                }
                 if (!chains.contains(name)) {
                     throw new RuleException("Chain '" + name + "' does not exist");
                 }
@@ -274,7 +282,10 @@ final class RuleReader {
     }
 
     boolean portProtocol() {
-        return protocol != null && !protocol.inverted()
-                && (protocol.number() == ProtocolMatch.TCP || protocol.number() == ProtocolMatch.UDP);
+        return protocol != null && !protocol.inverted() && PORT_MODULES.containsKey(protocol.number());
     }
+
+    /** The protocols whose port match ({@code -m tcp}, {@code udp}, {@code sctp}) a port option loads. */
+    private static final Map<Integer, String> PORT_MODULES = Map.of(ProtocolMatch.TCP, "tcp", ProtocolMatch.UDP, "udp",
+            ProtocolMatch.SCTP, "sctp");
 }

@@ -105,13 +105,7 @@ public final class RulesParser {
             warnings.add(new RuleError(firstSkipped, "warning: skipped " + skippedOtherTables
                     + " command(s) for tables other than nat (nthlb only runs the nat table)"));
         }
-        Ruleset table = snapshot();
-        // One warning, at the first such rule in print order, is enough to explain every -i and -o.
-        table.chains().stream().flatMap(c -> c.rules().stream())
-                .filter(rule -> rule.in() != null || rule.out() != null).findFirst()
-                .ifPresent(rule -> warnings.add(new RuleError(rule.origin(), "warning: -i/-o are kept and printed,"
-                        + " but nthlb cannot see interfaces: they are treated as matching at run time")));
-        return new LoadResult(table, errors, warnings);
+        return new LoadResult(snapshot(), errors, warnings);
     }
 
     private Ruleset snapshot() {
@@ -510,13 +504,22 @@ public final class RulesParser {
     private void addRule(Origin origin, String command, String chain, int position, List<String> options,
                          boolean restore) {
         // iptables parses the whole rule before it looks the chain up, so option errors come first.
-        Rule rule = new RuleReader(origin, chain, options, chains.keySet()).read();
+        Rule rule;
+        try {
+            rule = new RuleReader(origin, chain, options, chains.keySet()).read();
+        } catch (InvalidRuleException e) {
+            rule = null;
+        }
         List<Rule> rules = chains.get(chain);
         if (rules == null) {
             throw new RuleException("No chain/target/match by that name.");
         }
         if (position > rules.size() + 1) {
             throw new RuleException("Index of insertion too big.");
+        }
+        if (rule == null) {
+            throw new RuleException((command.equals("-A") ? "RULE_APPEND" : "RULE_INSERT")
+                    + " failed (Invalid argument): rule in chain " + chain);
         }
         checkHooks(rule, command);
         String refused = (command.equals("-A") ? "RULE_APPEND" : "RULE_INSERT")

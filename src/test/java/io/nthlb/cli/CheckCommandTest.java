@@ -72,4 +72,15 @@ class CheckCommandTest {
         assertThat(check("--help")).isZero();
         assertThat(out.toString()).contains("Usage: nthlb check").contains("FILE");
     }
+
+    /** The corpus of real-shaped tables: {@code check} prints what {@code iptables -t nat -S} printed for them. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"docker-host", "docker-bridge-network",
+        "kube-proxy-services", "libvirt-default"})
+    void printsTheNatTableOfARealHostAsIptablesDid(String name) throws IOException {
+        int status = check("src/test/resources/rules/" + name + ".rules");
+        assertThat(status).isZero();
+        assertThat(out.toString()).isEqualTo(Files.readString(Path.of("src/test/resources/rules/expected/" + name + ".S")));
+        assertThat(err.toString()).doesNotContain("error").doesNotContain("Couldn't");
+    }
 }

@@ -109,6 +109,32 @@ class RunCommandTest {
         assertThat(exit.get(30, TimeUnit.SECONDS)).isZero();
     }
 
+    /**
+     * A connection from this host arrives on {@code lo}, and its destination is an address of this host: Docker's
+     * shape of rules decides it by interface and address type, not by assuming that every {@code -i} holds.
+     */
+    @Test
+    void decidesByTheInterfaceTheConnectionCameInOnAndItsAddressType() throws Exception {
+        DemoHttpBackend b = backend("B");
+        DemoHttpBackend c = backend("C");
+        int vip = FreePort.onLoopback();
+        Path file = rules("iptables -t nat -N DOCKER\n"
+                + "iptables -t nat -A PREROUTING -m addrtype ! --dst-type LOCAL -j ACCEPT\n"
+                + "iptables -t nat -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER\n"
+                + "iptables -t nat -A DOCKER ! -i lo -p tcp --dport " + vip + " -j DNAT --to-destination 127.0.0.1:"
+                + c.address().getPort() + "\n"
+                + "iptables -t nat -A DOCKER -i lo -p tcp --dport " + vip + " -j DNAT --to-destination 127.0.0.1:"
+                + b.address().getPort() + "\n");
+        RunCommand run = new RunCommand();
+        run.signals = ShutdownSignals.manual();
+        CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> execute(run, "--admin", "off", file.toString()));
+        run.started.get(30, TimeUnit.SECONDS);
+        assertThat(httpGet(new InetSocketAddress(InetAddress.getLoopbackAddress(), vip)))
+                .isEqualTo("Hello from backend B\n");
+        run.signals.received("SIGTERM");
+        assertThat(exit.get(30, TimeUnit.SECONDS)).isZero();
+    }
+
     @Test
     void portInUseExitsTwoSayingSo() throws Exception {
         try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {

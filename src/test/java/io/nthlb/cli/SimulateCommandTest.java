@@ -65,7 +65,7 @@ class SimulateCommandTest {
     }
 
     private static List<String> simulate(Ruleset rules, String destination, int n) {
-        return SimulateCommand.simulate(NatTable.compile(rules), Endpoint.parse("192.0.2.1").address(),
+        return SimulateCommand.simulate(NatTable.compile(rules), null, Endpoint.parse("192.0.2.1").address(),
                 SimulateCommand.DEFAULT_SOURCE_PORT, Endpoint.parse(destination), n);
     }
 
@@ -82,7 +82,7 @@ class SimulateCommandTest {
 
     @Test
     void seedWithCDownSendsEveryConnectionToBAndSaysWhatItSkipped() {
-        List<String> lines = SimulateCommand.simulate(NatTable.compile(seed()), Endpoint.parse("192.0.2.1").address(),
+        List<String> lines = SimulateCommand.simulate(NatTable.compile(seed()), null, Endpoint.parse("192.0.2.1").address(),
                 SimulateCommand.DEFAULT_SOURCE_PORT, Endpoint.parse("10.0.1.200:80"), 3,
                 Set.of(Endpoint.parse("172.16.1.202:80").toSocketAddress()));
         assertThat(lines).containsExactly("172.16.1.201:80", "172.16.1.201:80 (skipped 172.16.1.202:80, down)",
@@ -128,7 +128,7 @@ class SimulateCommandTest {
                 PortRange.ALL, false);
         Ruleset rules = table(List.of(
                 rule("PREROUTING", AddressMatch.ANY, List.of(fromFirstPort), dnat("10.1.0.2", 80), 1)));
-        List<String> lines = SimulateCommand.simulate(NatTable.compile(rules), 1, SimulateCommand.LAST_EPHEMERAL_PORT,
+        List<String> lines = SimulateCommand.simulate(NatTable.compile(rules), null, 1, SimulateCommand.LAST_EPHEMERAL_PORT,
                 Endpoint.parse("10.0.0.1:80"), 2);
         assertThat(lines).containsExactly("ACCEPT", "10.1.0.2:80");
     }
@@ -142,8 +142,8 @@ class SimulateCommandTest {
         Ruleset rules = table(List.of(rule("PREROUTING", AddressMatch.ANY, List.of(), new JumpTarget("SVC", false), 1)),
                 new Chain("SVC", null, svc));
         Endpoint vip = Endpoint.parse("10.0.0.1:80");
-        List<String> first = SimulateCommand.simulate(NatTable.compile(rules, null, RandomSource.seeded(7)), 1, 40000, vip, 60);
-        List<String> second = SimulateCommand.simulate(NatTable.compile(rules, null, RandomSource.seeded(7)), 1, 40000, vip, 60);
+        List<String> first = SimulateCommand.simulate(NatTable.compile(rules, null, RandomSource.seeded(7)), null, 1, 40000, vip, 60);
+        List<String> second = SimulateCommand.simulate(NatTable.compile(rules, null, RandomSource.seeded(7)), null, 1, 40000, vip, 60);
         assertThat(first).isEqualTo(second).contains("10.2.0.1:80", "10.2.0.2:80", "10.2.0.3:80");
     }
 
@@ -216,5 +216,52 @@ class SimulateCommandTest {
         assertThat(run.exitCode()).isEqualTo(2);
         assertThat(run.out()).isEmpty();
         assertThat(run.err()).contains(file + ":3: statistic: bad value for option \"--every\", or out of range (1-4294967295).");
+    }
+
+    private static final String DOCKER_HOST = "src/test/resources/rules/docker-host.rules";
+
+    @Test
+    void dockerHostSendsAnOutsideConnectionToThePublishedContainer() {
+        Run run = run("simulate", DOCKER_HOST, "--dst", "203.0.113.5:8080", "--src", "198.51.100.7",
+                "--in-interface", "eth0", "-n", "2");
+        assertThat(run.exitCode()).isZero();
+        assertThat(run.out().lines()).containsExactly("172.17.0.2:80", "172.17.0.2:80");
+        // Without --in-interface the connection arrives on an interface no rule names: not docker0.
+        assertThat(run("simulate", DOCKER_HOST, "--dst", "203.0.113.5:8443").out().lines())
+                .containsExactly("172.17.0.3:443");
+    }
+
+    @Test
+    void dockerHostSendsAConnectionFromTheBridgeNowhere() {
+        Run run = run("simulate", DOCKER_HOST, "--dst", "172.17.0.1:8080", "--src", "172.17.0.5",
+                "--in-interface", "docker0");
+        assertThat(run.exitCode()).isZero();
+        assertThat(run.out().lines()).containsExactly("ACCEPT");
+    }
+
+    @Test
+    void dockerHostPublishesTheLoopbackOnlyPortOnLoopbackAndToNoOneElse() {
+        assertThat(run("simulate", DOCKER_HOST, "--dst", "127.0.0.1:5432").out().lines())
+                .containsExactly("172.17.0.4:5432");
+        assertThat(run("simulate", DOCKER_HOST, "--dst", "203.0.113.5:5432").out().lines())
+                .containsExactly("ACCEPT");
+    }
+
+    @Test
+    void dstNotLocalFailsDockersAddrtypeTest() {
+        Run run = run("simulate", DOCKER_HOST, "--dst", "203.0.113.5:8080", "--dst-not-local");
+        assertThat(run.out().lines()).containsExactly("ACCEPT");
+    }
+
+    @Test
+    void kubeProxyAffinityKeepsOneClientOnOneEndpointForSixConnections() {
+        for (String seed : List.of("1", "2", "3", "4")) {
+            Run run = run("simulate", "src/test/resources/rules/kube-proxy-services.rules", "--dst", "10.96.56.78:8080",
+                    "--src", "192.0.2.44", "-n", "6", "--seed", seed);
+            assertThat(run.exitCode()).isZero();
+            List<String> lines = run.out().lines().toList();
+            assertThat(lines).hasSize(6).containsOnly(lines.get(0));
+            assertThat(lines.get(0)).isIn("10.244.1.8:8080", "10.244.2.9:8080");
+        }
     }
 }

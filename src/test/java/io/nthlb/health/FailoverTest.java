@@ -36,7 +36,7 @@ class FailoverTest {
     private static List<Failover.Outcome> decide(NatTable table, int n, Set<InetSocketAddress> down) {
         List<Failover.Outcome> outcomes = new ArrayList<>();
         for (int i = 0; i < n; i++) {
-            outcomes.add(Failover.decide(table, 0xC0000201, 40000 + i, VIP, 80, down::contains));
+            outcomes.add(Failover.decide(table, 0xC0000201, 40000 + i, VIP, 80, null, down::contains));
         }
         return outcomes;
     }

@@ -40,7 +40,8 @@ class RulePrinterTest {
 
     /** Expected outputs were printed by the real iptables 1.8.9 for the same file (see IptablesOracleTest). */
     @ParameterizedTest
-    @ValueSource(strings = {"seed", "kube-proxy", "user-chains", "negations", "save-format"})
+    @ValueSource(strings = {"seed", "kube-proxy", "user-chains", "negations", "save-format", "docker-host",
+        "docker-bridge-network", "kube-proxy-services", "libvirt-default", "addrtype-recent-sctp"})
     void printsWhatRealIptablesPrintedForTheSameFile(String name) throws IOException {
         LoadResult r = RulesFile.load(RULES.resolve(name + ".rules"));
         assertThat(r.errors()).isEmpty();

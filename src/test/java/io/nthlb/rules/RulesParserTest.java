@@ -169,11 +169,11 @@ class RulesParserTest {
     }
 
     @Test
-    void warnsThatInterfacesAreTreatedAsMatching() {
+    void loadsInterfacesWithoutAWarningNowThatTheyAreEvaluated() {
         LoadResult r = parse("iptables -t nat -A PREROUTING -i eth0 -j ACCEPT\n");
         assertThat(r.errors()).isEmpty();
-        assertThat(r.warnings()).extracting(RuleError::toString).singleElement().asString()
-                .startsWith("t.rules:1: warning: -i/-o are kept");
+        assertThat(r.warnings()).isEmpty();
+        assertThat(r.ruleset().chains().get(0).rules().get(0).in()).isEqualTo(new InterfaceMatch("eth0", false));
     }
 
     @Test

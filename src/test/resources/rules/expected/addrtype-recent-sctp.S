@@ -1,0 +1,24 @@
+-P PREROUTING ACCEPT
+-P INPUT ACCEPT
+-P OUTPUT ACCEPT
+-P POSTROUTING ACCEPT
+-N DOCKER
+-N SEP
+-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+-A PREROUTING -m addrtype --src-type UNICAST,LOCAL ! --dst-type BROADCAST,MULTICAST --limit-iface-in -j DOCKER
+-A PREROUTING -m addrtype --src-type UNSPEC,ANYCAST,BLACKHOLE,UNREACHABLE,PROHIBIT,THROW,NAT,XRESOLVE -j ACCEPT
+-A PREROUTING -m addrtype --dst-type LOCAL -j ACCEPT
+-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
+-A POSTROUTING -o docker0 -m addrtype --src-type LOCAL --limit-iface-out -j MASQUERADE
+-A DOCKER -i docker0 -j RETURN
+-A DOCKER -i veth+ -j RETURN
+-A DOCKER ! -i + -j RETURN
+-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80
+-A DOCKER ! -i docker0 -p sctp -m sctp --dport 3868 -j DNAT --to-destination 172.17.0.5:3868
+-A DOCKER -p sctp -m sctp --sport 1:2 ! --dport 5 -j ACCEPT
+-A SEP -p tcp -m recent --set --name SEP --mask 255.255.255.255 --rsource -m tcp -j DNAT --to-destination 10.0.0.1:80
+-A SEP -m recent --rcheck --seconds 10800 --reap --name SEP --mask 255.255.255.255 --rsource -j RETURN
+-A SEP -m recent ! --update --hitcount 3 --name x --mask 255.255.0.0 --rdest -j RETURN
+-A SEP -m recent --remove --name DEFAULT --mask 255.255.255.255 --rsource -j RETURN
+-A SEP -m recent --rcheck --seconds -1 --name DEFAULT --mask 255.255.255.255 --rsource -j RETURN
+-A SEP -m recent --rcheck --name a b --mask 255.255.255.255 --rdest -j RETURN

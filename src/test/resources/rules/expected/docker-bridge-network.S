@@ -1,0 +1,17 @@
+-P PREROUTING ACCEPT
+-P INPUT ACCEPT
+-P OUTPUT ACCEPT
+-P POSTROUTING ACCEPT
+-N DOCKER
+-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+-A OUTPUT -m addrtype --dst-type LOCAL -j DOCKER
+-A POSTROUTING -s 172.18.0.0/16 ! -o br-5c1d2e3f4a5b -j MASQUERADE
+-A POSTROUTING -o br-5c1d2e3f4a5b -m addrtype --src-type LOCAL -j MASQUERADE
+-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+-A POSTROUTING -o docker0 -m addrtype --src-type LOCAL -j MASQUERADE
+-A POSTROUTING -s 172.18.0.2/32 -d 172.18.0.2/32 -p tcp -m tcp --dport 3000 -j MASQUERADE
+-A POSTROUTING -s 172.18.0.3/32 -d 172.18.0.3/32 -p tcp -m tcp --dport 80 -j MASQUERADE
+-A DOCKER -i br-5c1d2e3f4a5b -j RETURN
+-A DOCKER -i docker0 -j RETURN
+-A DOCKER ! -i br-5c1d2e3f4a5b -p tcp -m tcp --dport 3000 -j DNAT --to-destination 172.18.0.2:3000
+-A DOCKER ! -i br-5c1d2e3f4a5b -p tcp -m tcp --dport 8000 -j DNAT --to-destination 172.18.0.3:80

@@ -1,0 +1,84 @@
+-P PREROUTING ACCEPT
+-P INPUT ACCEPT
+-P OUTPUT ACCEPT
+-P POSTROUTING ACCEPT
+-N KUBE-EXT-7EJNTS7AENER2WX5
+-N KUBE-EXT-QFZCTBM6RGLBHW2S
+-N KUBE-MARK-MASQ
+-N KUBE-NODEPORTS
+-N KUBE-POSTROUTING
+-N KUBE-SEP-2ZDTTHXKHTDSFBLE
+-N KUBE-SEP-4EYTXGNA5AOYMVBA
+-N KUBE-SEP-6KM2XSHTH6NJWMPU
+-N KUBE-SEP-IT2ZTR26TO4XFPTO
+-N KUBE-SEP-OP4AXEAS4OXHBEQX
+-N KUBE-SEP-UCY6DX2DLKWIHZBT
+-N KUBE-SEP-VPGYHFYMFB2KCJYA
+-N KUBE-SEP-YIL6JZP7A3QYXJU2
+-N KUBE-SEP-ZSCTPM3L2OPEN5GC
+-N KUBE-SERVICES
+-N KUBE-SVC-7EJNTS7AENER2WX5
+-N KUBE-SVC-CARTAFFINITY2WX5
+-N KUBE-SVC-NPX46M4PTMTKRN6Y
+-N KUBE-SVC-QFZCTBM6RGLBHW2S
+-N KUBE-SVC-SCTPSIGNAL7Q2XLM
+-N KUBE-SVC-TCOU7JCQXEZGVUNU
+-N KUBE-SVL-QFZCTBM6RGLBHW2S
+-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING
+-A KUBE-EXT-7EJNTS7AENER2WX5 -m comment --comment "masquerade traffic for shop/web:http external destinations" -j KUBE-MARK-MASQ
+-A KUBE-EXT-7EJNTS7AENER2WX5 -j KUBE-SVC-7EJNTS7AENER2WX5
+-A KUBE-EXT-QFZCTBM6RGLBHW2S -s 10.244.0.0/16 -m comment --comment "pod traffic for shop/store:http external destinations" -j KUBE-SVC-QFZCTBM6RGLBHW2S
+-A KUBE-EXT-QFZCTBM6RGLBHW2S -m comment --comment "masquerade LOCAL traffic for shop/store:http external destinations" -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ
+-A KUBE-EXT-QFZCTBM6RGLBHW2S -m comment --comment "route LOCAL traffic for shop/store:http external destinations" -m addrtype --src-type LOCAL -j KUBE-SVC-QFZCTBM6RGLBHW2S
+-A KUBE-EXT-QFZCTBM6RGLBHW2S -j KUBE-SVL-QFZCTBM6RGLBHW2S
+-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000
+-A KUBE-NODEPORTS -p tcp -m comment --comment "shop/web:http" -m tcp --dport 30080 -j KUBE-EXT-7EJNTS7AENER2WX5
+-A KUBE-NODEPORTS -p tcp -m comment --comment "shop/store:http" -m tcp --dport 30090 -j KUBE-EXT-QFZCTBM6RGLBHW2S
+-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+-A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0
+-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully
+-A KUBE-SEP-2ZDTTHXKHTDSFBLE -s 10.244.1.5/32 -m comment --comment "shop/web:http" -j KUBE-MARK-MASQ
+-A KUBE-SEP-2ZDTTHXKHTDSFBLE -p tcp -m comment --comment "shop/web:http" -m tcp -j DNAT --to-destination 10.244.1.5:8080
+-A KUBE-SEP-4EYTXGNA5AOYMVBA -s 10.244.2.6/32 -m comment --comment "shop/web:http" -j KUBE-MARK-MASQ
+-A KUBE-SEP-4EYTXGNA5AOYMVBA -p tcp -m comment --comment "shop/web:http" -m tcp -j DNAT --to-destination 10.244.2.6:8080
+-A KUBE-SEP-6KM2XSHTH6NJWMPU -s 10.244.1.8/32 -m comment --comment "shop/cart:http" -j KUBE-MARK-MASQ
+-A KUBE-SEP-6KM2XSHTH6NJWMPU -p tcp -m comment --comment "shop/cart:http" -m recent --set --name KUBE-SEP-6KM2XSHTH6NJWMPU --mask 255.255.255.255 --rsource -m tcp -j DNAT --to-destination 10.244.1.8:8080
+-A KUBE-SEP-IT2ZTR26TO4XFPTO -s 10.244.0.2/32 -m comment --comment "default/kubernetes:https" -j KUBE-MARK-MASQ
+-A KUBE-SEP-IT2ZTR26TO4XFPTO -p tcp -m comment --comment "default/kubernetes:https" -m tcp -j DNAT --to-destination 10.244.0.2:6443
+-A KUBE-SEP-OP4AXEAS4OXHBEQX -s 10.244.2.9/32 -m comment --comment "shop/cart:http" -j KUBE-MARK-MASQ
+-A KUBE-SEP-OP4AXEAS4OXHBEQX -p tcp -m comment --comment "shop/cart:http" -m recent --set --name KUBE-SEP-OP4AXEAS4OXHBEQX --mask 255.255.255.255 --rsource -m tcp -j DNAT --to-destination 10.244.2.9:8080
+-A KUBE-SEP-UCY6DX2DLKWIHZBT -s 10.244.1.10/32 -m comment --comment "shop/store:http" -j KUBE-MARK-MASQ
+-A KUBE-SEP-UCY6DX2DLKWIHZBT -p tcp -m comment --comment "shop/store:http" -m tcp -j DNAT --to-destination 10.244.1.10:8080
+-A KUBE-SEP-VPGYHFYMFB2KCJYA -s 10.244.0.3/32 -m comment --comment "kube-system/kube-dns:dns" -j KUBE-MARK-MASQ
+-A KUBE-SEP-VPGYHFYMFB2KCJYA -p udp -m comment --comment "kube-system/kube-dns:dns" -m udp -j DNAT --to-destination 10.244.0.3:53
+-A KUBE-SEP-YIL6JZP7A3QYXJU2 -s 10.244.2.11/32 -m comment --comment "shop/store:http" -j KUBE-MARK-MASQ
+-A KUBE-SEP-YIL6JZP7A3QYXJU2 -p tcp -m comment --comment "shop/store:http" -m tcp -j DNAT --to-destination 10.244.2.11:8080
+-A KUBE-SEP-ZSCTPM3L2OPEN5GC -s 10.244.2.20/32 -m comment --comment "telco/signal:sctp" -j KUBE-MARK-MASQ
+-A KUBE-SEP-ZSCTPM3L2OPEN5GC -p sctp -m comment --comment "telco/signal:sctp" -m sctp -j DNAT --to-destination 10.244.2.20:3868
+-A KUBE-SERVICES -d 10.96.0.1/32 -p tcp -m comment --comment "default/kubernetes:https cluster IP" -m tcp --dport 443 -j KUBE-SVC-NPX46M4PTMTKRN6Y
+-A KUBE-SERVICES -d 10.96.0.10/32 -p udp -m comment --comment "kube-system/kube-dns:dns cluster IP" -m udp --dport 53 -j KUBE-SVC-TCOU7JCQXEZGVUNU
+-A KUBE-SERVICES -d 10.96.12.34/32 -p tcp -m comment --comment "shop/web:http cluster IP" -m tcp --dport 80 -j KUBE-SVC-7EJNTS7AENER2WX5
+-A KUBE-SERVICES -d 10.96.56.78/32 -p tcp -m comment --comment "shop/cart:http cluster IP" -m tcp --dport 8080 -j KUBE-SVC-CARTAFFINITY2WX5
+-A KUBE-SERVICES -d 10.96.90.12/32 -p tcp -m comment --comment "shop/store:http cluster IP" -m tcp --dport 80 -j KUBE-SVC-QFZCTBM6RGLBHW2S
+-A KUBE-SERVICES -d 10.96.77.7/32 -p sctp -m comment --comment "telco/signal:sctp cluster IP" -m sctp --dport 3868 -j KUBE-SVC-SCTPSIGNAL7Q2XLM
+-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
+-A KUBE-SVC-7EJNTS7AENER2WX5 ! -s 10.244.0.0/16 -d 10.96.12.34/32 -p tcp -m comment --comment "shop/web:http cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ
+-A KUBE-SVC-7EJNTS7AENER2WX5 -m comment --comment "shop/web:http -> 10.244.1.5:8080" -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-2ZDTTHXKHTDSFBLE
+-A KUBE-SVC-7EJNTS7AENER2WX5 -m comment --comment "shop/web:http -> 10.244.2.6:8080" -j KUBE-SEP-4EYTXGNA5AOYMVBA
+-A KUBE-SVC-CARTAFFINITY2WX5 ! -s 10.244.0.0/16 -d 10.96.56.78/32 -p tcp -m comment --comment "shop/cart:http cluster IP" -m tcp --dport 8080 -j KUBE-MARK-MASQ
+-A KUBE-SVC-CARTAFFINITY2WX5 -m comment --comment "shop/cart:http -> 10.244.1.8:8080" -m recent --rcheck --seconds 10800 --reap --name KUBE-SEP-6KM2XSHTH6NJWMPU --mask 255.255.255.255 --rsource -j KUBE-SEP-6KM2XSHTH6NJWMPU
+-A KUBE-SVC-CARTAFFINITY2WX5 -m comment --comment "shop/cart:http -> 10.244.2.9:8080" -m recent --rcheck --seconds 10800 --reap --name KUBE-SEP-OP4AXEAS4OXHBEQX --mask 255.255.255.255 --rsource -j KUBE-SEP-OP4AXEAS4OXHBEQX
+-A KUBE-SVC-CARTAFFINITY2WX5 -m comment --comment "shop/cart:http -> 10.244.1.8:8080" -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-6KM2XSHTH6NJWMPU
+-A KUBE-SVC-CARTAFFINITY2WX5 -m comment --comment "shop/cart:http -> 10.244.2.9:8080" -j KUBE-SEP-OP4AXEAS4OXHBEQX
+-A KUBE-SVC-NPX46M4PTMTKRN6Y ! -s 10.244.0.0/16 -d 10.96.0.1/32 -p tcp -m comment --comment "default/kubernetes:https cluster IP" -m tcp --dport 443 -j KUBE-MARK-MASQ
+-A KUBE-SVC-NPX46M4PTMTKRN6Y -m comment --comment "default/kubernetes:https -> 10.244.0.2:6443" -j KUBE-SEP-IT2ZTR26TO4XFPTO
+-A KUBE-SVC-QFZCTBM6RGLBHW2S ! -s 10.244.0.0/16 -d 10.96.90.12/32 -p tcp -m comment --comment "shop/store:http cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ
+-A KUBE-SVC-QFZCTBM6RGLBHW2S -m comment --comment "shop/store:http -> 10.244.1.10:8080" -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-UCY6DX2DLKWIHZBT
+-A KUBE-SVC-QFZCTBM6RGLBHW2S -m comment --comment "shop/store:http -> 10.244.2.11:8080" -j KUBE-SEP-YIL6JZP7A3QYXJU2
+-A KUBE-SVC-SCTPSIGNAL7Q2XLM ! -s 10.244.0.0/16 -d 10.96.77.7/32 -p sctp -m comment --comment "telco/signal:sctp cluster IP" -m sctp --dport 3868 -j KUBE-MARK-MASQ
+-A KUBE-SVC-SCTPSIGNAL7Q2XLM -m comment --comment "telco/signal:sctp -> 10.244.2.20:3868" -j KUBE-SEP-ZSCTPM3L2OPEN5GC
+-A KUBE-SVC-TCOU7JCQXEZGVUNU ! -s 10.244.0.0/16 -d 10.96.0.10/32 -p udp -m comment --comment "kube-system/kube-dns:dns cluster IP" -m udp --dport 53 -j KUBE-MARK-MASQ
+-A KUBE-SVC-TCOU7JCQXEZGVUNU -m comment --comment "kube-system/kube-dns:dns -> 10.244.0.3:53" -j KUBE-SEP-VPGYHFYMFB2KCJYA
+-A KUBE-SVL-QFZCTBM6RGLBHW2S -m comment --comment "shop/store:http -> 10.244.1.10:8080" -j KUBE-SEP-UCY6DX2DLKWIHZBT
