@@ -59,8 +59,17 @@ final class Relay extends RelayBase implements ChannelFutureListener {
         byte[] preface = backendPreface();
         releaseHeaderBytes();
         backendSide.preface = preface == null ? null : Unpooled.wrappedBuffer(preface);
-        InetSocketAddress source = server.options().clientAddressing().transparent() ? clientAddress : null;
-        ChannelFuture connect = server.connectBackend(client.eventLoop(), backendSide, target, source);
+        InetSocketAddress source = server.options().clientAddressing().transparent() ? clientAddress
+                : server.sourceFor(target);
+        ChannelFuture connect;
+        try {
+            connect = server.connectBackend(client.eventLoop(), backendSide, target, source);
+        } catch (RuntimeException e) {
+            // NIO opens the socket in the channel's constructor: out of descriptors, it throws here.
+            connectFailed(e);
+            abort(client);
+            return;
+        }
         backend = connect.channel();
         connect.addListener(this);
     }

@@ -180,8 +180,18 @@ abstract class RelayBase implements Connection, Runnable {
         timer = loop.schedule(this, server.idleTimeoutNanos(), TimeUnit.NANOSECONDS);
     }
 
-    /** The backend could not be reached: tells the observer and ends the connection (the caller resets). */
+    /**
+     * The backend could not be reached, or nthlb could not open the connection to it: tells the observer and
+     * ends the connection (the caller resets the client at once).
+     */
     final void connectFailed(Throwable cause) {
+        LocalFailure local = LocalFailure.of(cause);
+        if (local != null) {
+            server.localFailure(this, local, cause);
+            observer.connectFailedLocally(local);
+            end(Ending.LOCAL_ERROR);
+            return;
+        }
         Ending failure = connectFailure(cause);
         if (log.isDebugEnabled()) {
             log.debug("conn {}: connect to {} failed: {}", id, Addresses.format(route.backend()), cause.toString());

@@ -108,6 +108,11 @@ public enum Transport {
         boolean acceptsOnEveryEventLoop() {
             return false;
         }
+
+        @Override
+        boolean bindsSourceWithoutPort() {
+            return false;
+        }
     },
     IO_URING("io_uring") {
         @Override
@@ -195,6 +200,15 @@ public enum Transport {
      * connections over the loops and no accepted channel is handed from one thread to another.
      */
     abstract boolean acceptsOnEveryEventLoop();
+
+    /**
+     * Whether backend sockets can be bound to a source address with IP_BIND_ADDRESS_NO_PORT (the port then chosen
+     * at connect, per destination): epoll by a raw setsockopt, io_uring through its channel options; the JDK's
+     * sockets behind NIO have no such option.
+     */
+    boolean bindsSourceWithoutPort() {
+        return true;
+    }
 
     /**
      * Whether connections are relayed by {@link EpollRelay} on sockets registered with the event loop directly,

@@ -1,0 +1,74 @@
+package io.nthlb.proxy;
+
+import com.sun.management.UnixOperatingSystemMXBean;
+import java.lang.management.ManagementFactory;
+import java.lang.management.OperatingSystemMXBean;
+
+/**
+ * How many connections nthlb serves: at most {@code maxConnections} at once in all (the rest wait in the
+ * kernel's backlog), and, when asked for, at most {@code maxPerClient} at once and {@code maxRatePerClient}
+ * new ones per second from one client address.
+ *
+ * @param maxConnections   connections served at once; 0 derives it from the descriptor limit when the data
+ *                         plane starts (see {@link #fromDescriptorLimit})
+ * @param maxPerClient     connections open at once from one client address; 0 for no limit (the default)
+ * @param maxRatePerClient new connections per second from one client address; 0 for no limit (the default)
+ */
+public record Limits(int maxConnections, int maxPerClient, int maxRatePerClient) {
+
+    /** The default: as many connections as the descriptor limit allows, and no limit per client. */
+    public static final Limits DEFAULT = new Limits(0, 0, 0);
+
+    /**
+     * Descriptors kept back from connections, on top of those open when the data plane starts: the listening
+     * sockets (one per event loop and address), the admin endpoint and its clients, log files, jars opened late.
+     */
+    static final int DESCRIPTOR_MARGIN = 64;
+
+    public Limits {
+        if (maxConnections < 0) {
+            throw new IllegalArgumentException("maxConnections: " + maxConnections + " (expected: >= 1, or 0 to derive)");
+        }
+        if (maxPerClient < 0) {
+            throw new IllegalArgumentException("maxPerClient: " + maxPerClient + " (expected: >= 0)");
+        }
+        if (maxRatePerClient < 0) {
+            throw new IllegalArgumentException("maxRatePerClient: " + maxRatePerClient + " (expected: >= 0)");
+        }
+    }
+
+    public Limits withMaxConnections(int n) {
+        return new Limits(n, maxPerClient, maxRatePerClient);
+    }
+
+    public Limits withMaxPerClient(int n) {
+        return new Limits(maxConnections, n, maxRatePerClient);
+    }
+
+    public Limits withMaxRatePerClient(int n) {
+        return new Limits(maxConnections, maxPerClient, n);
+    }
+
+    /** Whether any per-client limit is on. */
+    boolean perClient() {
+        return maxPerClient > 0 || maxRatePerClient > 0;
+    }
+
+    /**
+     * The connections the descriptor limit leaves room for: each takes two descriptors (the client's and the
+     * backend's), and {@link #DESCRIPTOR_MARGIN} plus those open now (the JVM's, the event loops') are kept back.
+     * Where the JVM cannot tell (not a Unix), there is no limit.
+     */
+    public static int fromDescriptorLimit() {
+        OperatingSystemMXBean os = ManagementFactory.getOperatingSystemMXBean();
+        if (!(os instanceof UnixOperatingSystemMXBean unix)) {
+            return Integer.MAX_VALUE;
+        }
+        return fromDescriptorLimit(unix.getMaxFileDescriptorCount(), unix.getOpenFileDescriptorCount());
+    }
+
+    static int fromDescriptorLimit(long limit, long open) {
+        long room = (limit - open - DESCRIPTOR_MARGIN) / 2;
+        return (int) Math.max(1, Math.min(Integer.MAX_VALUE, room));
+    }
+}
