@@ -37,6 +37,8 @@ final class ConnectionLimits {
     private final Set<Gate> paused = ConcurrentHashMap.newKeySet();
     private final Queue<Runnable> waiting = new ConcurrentLinkedQueue<>();
     private final Map<InetAddress, Client> clients = new ConcurrentHashMap<>();
+    /** Until when (nanoTime) no slot is given out because descriptors ran out; 0 for no back-off. */
+    private volatile long backOffUntil;
 
     ConnectionLimits(int max, Limits limits, LongSupplier nanoTime) {
         this.max = max;
@@ -55,8 +57,11 @@ final class ConnectionLimits {
         return served.get();
     }
 
-    /** Takes a slot if one is free. */
+    /** Takes a slot if one is free (and descriptors have not just run out: see {@link #backOff}). */
     boolean reserve() {
+        if (backOffUntil != 0 && backOffLeft() > 0) {
+            return false;
+        }
         for (;;) {
             int n = served.get();
             if (n >= max) {
@@ -66,6 +71,30 @@ final class ConnectionLimits {
                 return true;
             }
         }
+    }
+
+    /**
+     * Descriptors ran out (accept, or the backend's socket, failed with EMFILE or ENFILE): no slot is given out for
+     * a second, so that listeners wait instead of accepting connections that could only be reset, and retry then
+     * (the descriptors may be held by something else, whose release nothing here would notice).
+     */
+    void backOff() {
+        long until = nanoTime.getAsLong() + SECOND;
+        backOffUntil = until == 0 ? 1 : until; // 0 means none
+    }
+
+    /** Nanoseconds left of a {@link #backOff}, or 0. */
+    long backOffLeft() {
+        long until = backOffUntil;
+        if (until == 0) {
+            return 0;
+        }
+        long left = until - nanoTime.getAsLong();
+        if (left <= 0) {
+            backOffUntil = 0;
+            return 0;
+        }
+        return left;
     }
 
     /** Gives a slot back (its connection closed, or the accept it was taken for found nothing). */
@@ -109,6 +138,18 @@ final class ConnectionLimits {
             } else {
                 release();
             }
+        }
+    }
+
+    /** Gives free slots to connections waiting for one, after a {@link #backOff} that kept them waiting ended. */
+    void admitWaiting() {
+        while (!waiting.isEmpty() && reserve()) {
+            Runnable next = waiting.poll();
+            if (next == null) {
+                release();
+                return;
+            }
+            next.run();
         }
     }
 

@@ -101,8 +101,13 @@ final class EpollListener implements EpollIoHandle, ListenerSet.Listener, Connec
         for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
             if (!limits.reserve()) {
                 stopAccepting();
-                server.limitReached(bound);
-                limits.pause(this);
+                long backOff = limits.backOffLeft();
+                if (backOff > 0) {
+                    loop.schedule(this::resumeAccepting, backOff, TimeUnit.NANOSECONDS);
+                } else {
+                    server.limitReached(bound);
+                    limits.pause(this);
+                }
                 return;
             }
             int fd;
@@ -137,9 +142,8 @@ final class EpollListener implements EpollIoHandle, ListenerSet.Listener, Connec
     }
 
     /**
-     * Accepting failed (file descriptors exhausted, say): report it, and stop accepting until a connection
-     * closes or a second has passed (the descriptors may be held by something else), rather than spin on an
-     * error that will not clear at once.
+     * Accepting failed (file descriptors exhausted, say): report it, and stop accepting for a second as Netty's
+     * acceptor does, rather than spin on an error that will not clear at once.
      */
     private void acceptFailed(IOException e) {
         server.acceptFailed(bound, e);
@@ -147,7 +151,6 @@ final class EpollListener implements EpollIoHandle, ListenerSet.Listener, Connec
             return;
         }
         stopAccepting();
-        server.limits().pause(this);
         loop.schedule(this::resumeAccepting, 1, TimeUnit.SECONDS);
     }
 

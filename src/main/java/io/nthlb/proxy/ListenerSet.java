@@ -24,6 +24,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -263,8 +264,16 @@ public final class ListenerSet {
                 return;
             }
             listener.config().setAutoRead(false);
-            server.limitReached(localAddress());
-            limits.pause(this);
+            long backOff = limits.backOffLeft();
+            if (backOff > 0) {
+                ctx.executor().schedule(() -> {
+                    limits.admitWaiting();
+                    slotFreed();
+                }, backOff, TimeUnit.NANOSECONDS);
+            } else {
+                server.limitReached(localAddress());
+                limits.pause(this);
+            }
             limits.waitForSlot(() -> {
                 try {
                     ctx.executor().execute(() -> admit(ctx, child));

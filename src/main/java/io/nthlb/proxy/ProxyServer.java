@@ -274,16 +274,22 @@ public final class ProxyServer implements AutoCloseable {
 
     /** Accepting on {@code listener} failed (out of descriptors, say): counted, and logged once per interval. */
     void acceptFailed(InetSocketAddress listener, Throwable cause) {
+        if (LocalFailure.of(cause) == LocalFailure.DESCRIPTORS) {
+            limits.backOff();
+        }
         observer.acceptFailed(listener, cause);
         long n = throttle.occurred(listener);
         if (n > 0) {
-            log.warn("accepting on {} failed: {}; retrying when a connection closes, or in a second ({} failure(s)"
-                    + " in the last {} s)", Addresses.format(listener), cause.toString(), n, throttle.intervalSeconds());
+            log.warn("accepting on {} failed: {}; retrying in a second ({} failure(s) in the last {} s)", Addresses.format(listener), cause.toString(), n, throttle.intervalSeconds());
         }
     }
 
     /** nthlb could not open a connection to the relay's backend itself; logged once per backend and cause per interval. */
     void localFailure(RelayBase relay, LocalFailure why, Throwable cause) {
+        if (why == LocalFailure.DESCRIPTORS) {
+            // The next clients could only be reset the same way: leave them in the backlog a while.
+            limits.backOff();
+        }
         long n = throttle.occurred(new LocalFailureKey(relay.route.backend(), why));
         if (n > 0) {
             log.warn("conn {}: cannot connect to {}: {} ({}); the backend is not at fault: {} ({} such failure(s)"
