@@ -99,7 +99,8 @@ final class ConnectionLimits {
 
     /** Gives a slot back (its connection closed, or the accept it was taken for found nothing). */
     void release() {
-        Runnable next = waiting.poll();
+        // Not while backing off: a waiting connection could only be reset for want of a descriptor.
+        Runnable next = backOffUntil != 0 && backOffLeft() > 0 ? null : waiting.poll();
         if (next != null) {
             next.run(); // the slot passes to a connection accepted past the limit
             return;

@@ -242,8 +242,8 @@ public final class ListenerSet {
 
     /**
      * The first handler of a listening channel (NIO, io_uring), before Netty's acceptor: it holds each accepted
-     * channel to the connection limits, and reports errors accepting (file descriptors exhausted, say) before
-     * Netty's acceptor pauses accepting for a second as it does. These transports accept before anyone can ask
+     * channel to the connection limits, and reports errors accepting (file descriptors exhausted, say) and
+     * pauses accepting after one. These transports accept before anyone can ask
      * (NIO a batch at a time, io_uring with accepts in flight), so a connection accepted past the limit waits
      * here, registered nowhere and unread, for the next slot; the listener stops accepting meanwhile.
      */
@@ -266,10 +266,7 @@ public final class ListenerSet {
             listener.config().setAutoRead(false);
             long backOff = limits.backOffLeft();
             if (backOff > 0) {
-                ctx.executor().schedule(() -> {
-                    limits.admitWaiting();
-                    slotFreed();
-                }, backOff, TimeUnit.NANOSECONDS);
+                resumeAfter(ctx, backOff);
             } else {
                 server.limitReached(localAddress());
                 limits.pause(this);
@@ -312,10 +309,23 @@ public final class ListenerSet {
             listener.config().setAutoRead(true);
         }
 
+        /**
+         * Accepting failed: stop accepting for a second, as Netty's acceptor would. Not passed on to it: the
+         * acceptor would pass it to the pipeline's tail, which logs every one at WARN.
+         */
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             server.acceptFailed(localAddress(), cause);
-            ctx.fireExceptionCaught(cause);
+            listener.config().setAutoRead(false);
+            resumeAfter(ctx, Math.max(server.limits().backOffLeft(), TimeUnit.SECONDS.toNanos(1)));
+        }
+
+        /** Resumes accepting after {@code nanos}, first giving the connections parked meanwhile their slots. */
+        private void resumeAfter(ChannelHandlerContext ctx, long nanos) {
+            ctx.executor().schedule(() -> {
+                server.limits().admitWaiting();
+                slotFreed();
+            }, nanos, TimeUnit.NANOSECONDS);
         }
 
         private InetSocketAddress localAddress() {

@@ -85,7 +85,13 @@ public final class ProxyServer implements AutoCloseable {
         this.idleTimeoutNanos = saturatedNanos(options.idleTimeout());
         this.connectTimeoutMillis = (int) options.connectTimeout().toMillis();
         // Derived after the event loops exist, so the descriptors they hold are counted as taken.
-        int max = options.limits().maxConnections() > 0 ? options.limits().maxConnections() : Limits.fromDescriptorLimit();
+        int room = Limits.fromDescriptorLimit();
+        int max = options.limits().maxConnections() > 0 ? options.limits().maxConnections() : room;
+        if (max > room) {
+            log.warn("--max-connections {} is more than the descriptor limit leaves room for ({} connections of two"
+                    + " descriptors each): past that, accepting fails and some clients are reset (end=local-error);"
+                    + " raise the limit (LimitNOFILE=, ulimit -n) or lower --max-connections", max, room);
+        }
         this.limits = new ConnectionLimits(max, options.limits(), System::nanoTime);
         if (limits.perClient()) {
             group.next().scheduleAtFixedRate(limits::sweep, 1, 1, TimeUnit.SECONDS);
@@ -280,7 +286,8 @@ public final class ProxyServer implements AutoCloseable {
         observer.acceptFailed(listener, cause);
         long n = throttle.occurred(listener);
         if (n > 0) {
-            log.warn("accepting on {} failed: {}; retrying in a second ({} failure(s) in the last {} s)", Addresses.format(listener), cause.toString(), n, throttle.intervalSeconds());
+            log.warn("accepting on {} failed: {}; retrying in a second ({} failure(s) in the last {} s)",
+                    Addresses.format(listener), rootMessage(cause), n, throttle.intervalSeconds());
         }
     }
 
@@ -294,8 +301,17 @@ public final class ProxyServer implements AutoCloseable {
         if (n > 0) {
             log.warn("conn {}: cannot connect to {}: {} ({}); the backend is not at fault: {} ({} such failure(s)"
                     + " in the last {} s)", relay.id, Addresses.format(relay.route.backend()), why.description(),
-                    cause.getMessage(), why.remedy(), n, throttle.intervalSeconds());
+                    rootMessage(cause), why.remedy(), n, throttle.intervalSeconds());
         }
+    }
+
+    /** The innermost cause's message: the system call and its error, without the wrappers' class names. */
+    private static String rootMessage(Throwable t) {
+        Throwable root = t;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return root.getMessage() != null ? root.getMessage() : root.toString();
     }
 
     private record LocalFailureKey(InetSocketAddress backend, LocalFailure why) {

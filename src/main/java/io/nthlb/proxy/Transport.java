@@ -159,6 +159,18 @@ public enum Transport {
 
     private static final Logger log = LoggerFactory.getLogger(Transport.class);
 
+    /*
+     * io_uring's multishot accept keeps accepting while it is armed, whatever the listener asks: it would take in a
+     * whole backlog past --max-connections, and out of descriptors it fails again at once, a hundred thousand
+     * times a second. One accept at a time stops where nthlb stops asking. Set before Netty's IoUring class reads
+     * it (its first use goes through this enum); a -D on the command line still wins.
+     */
+    static {
+        if (System.getProperty("io.netty.iouring.acceptMultiShotEnabled") == null) {
+            System.setProperty("io.netty.iouring.acceptMultiShotEnabled", "false");
+        }
+    }
+
     private final String label;
 
     Transport(String label) {
