@@ -167,6 +167,22 @@ abstract class LimitsTestSuite {
     }
 
     @Test
+    void anIdleFloodFromOneAddressDoesNotKeepOtherClientsOut() throws Exception {
+        int perClient = 10;
+        int flood = 40;
+        start(options().withLimits(new Limits(2 * perClient, perClient, 0)), LoopbackBackend.echo());
+        for (int i = 0; i < flood; i++) {
+            connect(); // opened and left silent, to a backend that waits for bytes too
+        }
+        for (int i = 0; i < flood - perClient; i++) {
+            assertThat(next(observer.clientRefused, "refusal " + i)).isEqualTo(ClientLimit.CONNECTIONS);
+        }
+        // On NIO an admitted connection is counted open once its own event loop has registered it.
+        RelayTestSuite.await(() -> proxy.openConnections() == perClient, perClient + " connections open");
+        echo(connectFrom(InetAddress.getByName("127.0.0.2")), 'n');
+    }
+
+    @Test
     void aConnectionNthlbCannotOpenEndsLocalErrorAndDoesNotBlameTheBackend() throws Exception {
         assumeTrue(transport().bindsSourceWithoutPort(), "--source needs IP_BIND_ADDRESS_NO_PORT");
         assumeTrue(Files.readString(Path.of("/proc/sys/net/ipv4/ip_nonlocal_bind")).trim().equals("0"),
