@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.nthlb.proxy.Transport;
+import io.nthlb.testing.Eventually;
+import io.nthlb.testing.FreePort;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
@@ -84,9 +86,9 @@ class RunLimitsTest {
         assertThat(max).as("what 300 descriptors leave room for").isBetween(50, CLIENTS - 1);
 
         List<Socket> clients = connectAll();
-        awaitCondition(() -> backend.accepted.get() >= max, "the backend has " + max + " connections");
+        Eventually.until(() -> backend.accepted.get() >= max, "the backend has " + max + " connections");
         String admin = awaitLine(ADMIN).group(1);
-        awaitCondition(() -> metric(admin, "nthlb_downstream_cx_limit_reached_total") >= 1, "a stop at the limit");
+        Eventually.until(() -> metric(admin, "nthlb_downstream_cx_limit_reached_total") >= 1, "a stop at the limit");
         assertThat(backend.accepted.get()).as("connections made to the backend").isEqualTo(max);
 
         backend.release.countDown();
@@ -154,7 +156,7 @@ class RunLimitsTest {
         assumeTrue(transport.isAvailable(), () -> transport + " unavailable: " + transport.unavailabilityCause());
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/prlimit")), "needs prlimit (util-linux)");
         closeAfter.add(backend);
-        int vip = RunCommandTest.freePort();
+        int vip = FreePort.onLoopback();
         Path rules = dir.resolve("limits.rules");
         Files.writeString(rules, "iptables -t nat -A PREROUTING -d 127.0.0.1 -p tcp --dport " + vip
                 + " -j DNAT --to-destination 127.0.0.1:" + backend.port() + "\n");
@@ -292,20 +294,6 @@ class RunLimitsTest {
         Matcher m = Pattern.compile(regex).matcher(stderr());
         assertThat(m.find()).isTrue();
         return m.group(1);
-    }
-
-    private interface Condition {
-        boolean holds() throws Exception;
-    }
-
-    private void awaitCondition(Condition condition, String what) throws Exception {
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!condition.holds()) {
-            if (System.nanoTime() > end) {
-                throw new AssertionError("timed out waiting for: " + what + "; nthlb said:\n" + stderr());
-            }
-            TimeUnit.MILLISECONDS.sleep(50);
-        }
     }
 
     /** The sum of every sample of {@code name} (a bare name, or a name with its labels) on /metrics. */

@@ -22,6 +22,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import io.nthlb.testing.Eventually;
+import io.nthlb.testing.LoopbackBackend;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -159,7 +161,7 @@ abstract class LimitsTestSuite {
 
             first.close();
             // Its count is given back when its socket is closed, which on io_uring completes after the relay ended.
-            RelayTestSuite.await(() -> proxy.limits().served() == 1, "the first connection's slot given back");
+            Eventually.until(() -> proxy.limits().served() == 1, "the first connection's slot given back");
             echo(connect(), '3');
             assertThat(warnings.messages()).filteredOn(m -> m.contains("--max-connections-per-client"))
                     .as("one line for both refusals (rate-limited)").hasSize(1);
@@ -178,7 +180,7 @@ abstract class LimitsTestSuite {
             assertThat(next(observer.clientRefused, "refusal " + i)).isEqualTo(ClientLimit.CONNECTIONS);
         }
         // On NIO an admitted connection is counted open once its own event loop has registered it.
-        RelayTestSuite.await(() -> proxy.openConnections() == perClient, perClient + " connections open");
+        Eventually.until(() -> proxy.openConnections() == perClient, perClient + " connections open");
         echo(connectFrom(InetAddress.getByName("127.0.0.2")), 'n');
     }
 
