@@ -25,19 +25,17 @@ import java.util.concurrent.atomic.AtomicInteger;
 import io.nthlb.testing.Eventually;
 import io.nthlb.testing.LoopbackBackend;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * The connection limits and the failures nthlb causes itself, on real loopback sockets, run once per transport
- * by the subclasses: what a client at the limit sees, what a per-client limit does, and that a connection nthlb
- * cannot open is not blamed on the backend.
+ * The connection limits and the failures nthlb causes itself, on real loopback sockets, on every transport:
+ * what a client at the limit sees, what a per-client limit does, and that a connection nthlb cannot open is not
+ * blamed on the backend.
  */
-abstract class LimitsTestSuite {
+class ConnectionLimitsRelayTest {
 
     private static final InetAddress LOOPBACK = InetAddress.getLoopbackAddress();
-
-    /** The transport this run uses. */
-    abstract Transport transport();
 
     private final List<AutoCloseable> closeAfter = new ArrayList<>();
     private final RecordingObserver observer = new RecordingObserver();
@@ -54,8 +52,9 @@ abstract class LimitsTestSuite {
         }
     }
 
-    private ProxyOptions options() {
-        return ProxyOptions.defaults(transport()).withThreads(2);
+    private static ProxyOptions options(Transport transport) {
+        assumeTrue(transport.isAvailable(), () -> transport + " unavailable: " + transport.unavailabilityCause());
+        return ProxyOptions.defaults(transport).withThreads(2);
     }
 
     private void start(ProxyOptions options, LoopbackBackend backend) {
@@ -85,9 +84,10 @@ abstract class LimitsTestSuite {
         assertThat(s.getInputStream().read()).as("echo of %s", c).isEqualTo(c);
     }
 
-    @Test
-    void atTheLimitTheNextClientIsNotAcceptedAndIsServedWhenAConnectionCloses() throws Exception {
-        start(options().withLimits(Limits.DEFAULT.withMaxConnections(2)), LoopbackBackend.echo());
+    @ParameterizedTest
+    @EnumSource(Transport.class)
+    void atTheLimitTheNextClientIsNotAcceptedAndIsServedWhenAConnectionCloses(Transport transport) throws Exception {
+        start(options(transport).withLimits(Limits.DEFAULT.withMaxConnections(2)), LoopbackBackend.echo());
         Socket a = connect();
         echo(a, 'a');
         Socket b = connect();
@@ -104,13 +104,14 @@ abstract class LimitsTestSuite {
         echo(b, 'B');
     }
 
-    @Test
-    void manyClientsAtOnceNeverGetMoreThanTheLimitAndAllAreServed() throws Exception {
+    @ParameterizedTest
+    @EnumSource(Transport.class)
+    void manyClientsAtOnceNeverGetMoreThanTheLimitAndAllAreServed(Transport transport) throws Exception {
         int max = 5;
         int clients = 60;
         AtomicInteger open = new AtomicInteger();
         AtomicInteger mostOpen = new AtomicInteger();
-        start(options().withLimits(Limits.DEFAULT.withMaxConnections(max)), new LoopbackBackend(s -> {
+        start(options(transport).withLimits(Limits.DEFAULT.withMaxConnections(max)), new LoopbackBackend(s -> {
             mostOpen.accumulateAndGet(open.incrementAndGet(), Math::max);
             try {
                 InputStream in = s.getInputStream();
@@ -145,9 +146,10 @@ abstract class LimitsTestSuite {
         assertThat(observer.limitReached).isNotEmpty();
     }
 
-    @Test
-    void aClientOverItsLimitIsResetOnAcceptWhileOtherClientsAreServed() throws Exception {
-        start(options().withLimits(Limits.DEFAULT.withMaxPerClient(1)), LoopbackBackend.echo());
+    @ParameterizedTest
+    @EnumSource(Transport.class)
+    void aClientOverItsLimitIsResetOnAcceptWhileOtherClientsAreServed(Transport transport) throws Exception {
+        start(options(transport).withLimits(Limits.DEFAULT.withMaxPerClient(1)), LoopbackBackend.echo());
         try (LogLines warnings = LogLines.of(ProxyServer.class.getName(), Level.WARN)) {
             Socket first = connect();
             echo(first, '1');
@@ -168,11 +170,12 @@ abstract class LimitsTestSuite {
         }
     }
 
-    @Test
-    void anIdleFloodFromOneAddressDoesNotKeepOtherClientsOut() throws Exception {
+    @ParameterizedTest
+    @EnumSource(Transport.class)
+    void anIdleFloodFromOneAddressDoesNotKeepOtherClientsOut(Transport transport) throws Exception {
         int perClient = 10;
         int flood = 40;
-        start(options().withLimits(new Limits(2 * perClient, perClient, 0)), LoopbackBackend.echo());
+        start(options(transport).withLimits(new Limits(2 * perClient, perClient, 0)), LoopbackBackend.echo());
         for (int i = 0; i < flood; i++) {
             connect(); // opened and left silent, to a backend that waits for bytes too
         }
@@ -184,14 +187,15 @@ abstract class LimitsTestSuite {
         echo(connectFrom(InetAddress.getByName("127.0.0.2")), 'n');
     }
 
-    @Test
-    void aConnectionNthlbCannotOpenEndsLocalErrorAndDoesNotBlameTheBackend() throws Exception {
-        assumeTrue(transport().bindsSourceWithoutPort(), "--source needs IP_BIND_ADDRESS_NO_PORT");
+    @ParameterizedTest
+    @EnumSource(Transport.class)
+    void aConnectionNthlbCannotOpenEndsLocalErrorAndDoesNotBlameTheBackend(Transport transport) throws Exception {
+        assumeTrue(transport.bindsSourceWithoutPort(), "--source needs IP_BIND_ADDRESS_NO_PORT");
         assumeTrue(Files.readString(Path.of("/proc/sys/net/ipv4/ip_nonlocal_bind")).trim().equals("0"),
                 "binding an address this host does not have must fail (net.ipv4.ip_nonlocal_bind = 0)");
         // Not an address of this host: binding it fails with EADDRNOTAVAIL, the errno of a port range exhausted.
         InetAddress notHere = InetAddress.getByName("192.0.2.1");
-        start(options().withSources(List.of(notHere)), LoopbackBackend.echo());
+        start(options(transport).withSources(List.of(notHere)), LoopbackBackend.echo());
         try (LogLines warnings = LogLines.of(ProxyServer.class.getName(), Level.WARN)) {
             for (int i = 0; i < 2; i++) {
                 Socket s = connect();
@@ -206,16 +210,17 @@ abstract class LimitsTestSuite {
         }
     }
 
-    @Test
-    void backendConnectionsComeFromTheSourceAddressesInTurn() throws Exception {
-        assumeTrue(transport().bindsSourceWithoutPort(), "--source needs IP_BIND_ADDRESS_NO_PORT");
+    @ParameterizedTest
+    @EnumSource(Transport.class)
+    void backendConnectionsComeFromTheSourceAddressesInTurn(Transport transport) throws Exception {
+        assumeTrue(transport.bindsSourceWithoutPort(), "--source needs IP_BIND_ADDRESS_NO_PORT");
         BlockingQueue<InetAddress> peers = new LinkedBlockingQueue<>();
         LoopbackBackend backend = new LoopbackBackend(s -> {
             peers.add(s.getInetAddress());
             s.getOutputStream().write(s.getInputStream().read());
             s.getInputStream().read();
         });
-        start(options().withSources(List.of(InetAddress.getByName("127.0.0.2"), InetAddress.getByName("127.0.0.3"))),
+        start(options(transport).withSources(List.of(InetAddress.getByName("127.0.0.2"), InetAddress.getByName("127.0.0.3"))),
                 backend);
         echo(connect(), 'a');
         echo(connect(), 'b');
