@@ -287,7 +287,7 @@ public final class ProxyServer implements AutoCloseable {
         long n = throttle.occurred(listener);
         if (n > 0) {
             log.warn("accepting on {} failed: {}; retrying in a second ({} failure(s) in the last {} s)",
-                    Addresses.format(listener), rootMessage(cause), n, throttle.intervalSeconds());
+                    Addresses.format(listener), Transport.describe(cause), n, throttle.intervalSeconds());
         }
     }
 
@@ -301,17 +301,8 @@ public final class ProxyServer implements AutoCloseable {
         if (n > 0) {
             log.warn("conn {}: cannot connect to {}: {} ({}); the backend is not at fault: {} ({} such failure(s)"
                     + " in the last {} s)", relay.id, Addresses.format(relay.route.backend()), why.description(),
-                    rootMessage(cause), why.remedy(), n, throttle.intervalSeconds());
+                    Transport.describe(cause), why.remedy(), n, throttle.intervalSeconds());
         }
-    }
-
-    /** The innermost cause's message: the system call and its error, without the wrappers' class names. */
-    private static String rootMessage(Throwable t) {
-        Throwable root = t;
-        while (root.getCause() != null && root.getCause() != root) {
-            root = root.getCause();
-        }
-        return root.getMessage() != null ? root.getMessage() : root.toString();
     }
 
     private record LocalFailureKey(InetSocketAddress backend, LocalFailure why) {

@@ -264,7 +264,8 @@ public enum Transport {
                 + describe(requested.unavailabilityCause()) + "); use --transport epoll or --transport nio");
     }
 
-    private static String describe(Throwable cause) {
+    /** The innermost cause's message (the system call and its error, say), without the wrappers' class names. */
+    static String describe(Throwable cause) {
         if (cause == null) {
             return "no reason given";
         }
