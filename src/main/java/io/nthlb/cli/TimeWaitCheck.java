@@ -30,8 +30,9 @@ final class TimeWaitCheck {
     /** The warning for this host and {@code rules}, or none when the sysctls cannot be read or leave no risk. */
     static Optional<String> check(Ruleset rules, int sourceAddresses) {
         try {
-            int reuse = Integer.parseInt(Files.readString(TW_REUSE).trim());
-            String[] range = Files.readString(PORT_RANGE).trim().split("\\s+");
+            // Line by line: Files.readString trusts the size procfs reports, and gets a sysctl's value cut short.
+            int reuse = Integer.parseInt(Files.readAllLines(TW_REUSE).get(0).trim());
+            String[] range = Files.readAllLines(PORT_RANGE).get(0).trim().split("\\s+");
             return warning(reuse, Integer.parseInt(range[0]), Integer.parseInt(range[1]), allBackendsOnLoopback(rules),
                     sourceAddresses);
         } catch (IOException | RuntimeException e) {
@@ -52,8 +53,9 @@ final class TimeWaitCheck {
         long perSecond = (long) ports * Math.max(1, sources) / TIME_WAIT_SECONDS;
         return Optional.of("net.ipv4.tcp_tw_reuse = " + reuse + (reuse == 2 ? " (loopback only)" : "")
                 + " and net.ipv4.ip_local_port_range = " + low + " " + high + ": each connection nthlb closes toward"
-                + " a backend keeps its source port in TIME_WAIT for " + TIME_WAIT_SECONDS + " s, so at most about "
-                + perSecond + " new connections per second can go to one backend address and port before connects"
+                + " a backend keeps its source port in TIME_WAIT for " + TIME_WAIT_SECONDS + " s, so "
+                + (perSecond == 0 ? "less than one new connection" : "at most about " + perSecond + " new connections")
+                + " per second can go to one backend address and port before connects"
                 + " fail with EADDRNOTAVAIL (end=local-error). Remedies: sysctl -w net.ipv4.tcp_tw_reuse=1, or spread"
                 + " backend connections over several local addresses with --source ADDR[-ADDR]");
     }
