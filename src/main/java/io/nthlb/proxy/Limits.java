@@ -1,8 +1,9 @@
 package io.nthlb.proxy;
 
-import com.sun.management.UnixOperatingSystemMXBean;
-import java.lang.management.ManagementFactory;
-import java.lang.management.OperatingSystemMXBean;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Stream;
 
 /**
  * How many connections nthlb serves: at most {@code maxConnections} at once in all (the rest wait in the
@@ -57,14 +58,23 @@ public record Limits(int maxConnections, int maxPerClient, int maxRatePerClient)
     /**
      * The connections the descriptor limit leaves room for: each takes two descriptors (the client's and the
      * backend's), and {@link #DESCRIPTOR_MARGIN} plus those open now (the JVM's, the event loops') are kept back.
-     * Where the JVM cannot tell (not a Unix), there is no limit.
+     * Read from /proc rather than through the JVM's management beans, which would load JMX before the listeners
+     * open; where /proc cannot tell (not Linux), there is no limit.
      */
     public static int fromDescriptorLimit() {
-        OperatingSystemMXBean os = ManagementFactory.getOperatingSystemMXBean();
-        if (!(os instanceof UnixOperatingSystemMXBean unix)) {
-            return Integer.MAX_VALUE;
+        try (Stream<Path> open = Files.list(Path.of("/proc/self/fd"))) {
+            for (String line : Files.readAllLines(Path.of("/proc/self/limits"))) {
+                // "Max open files            20000                20000                files"
+                if (line.startsWith("Max open files")) {
+                    String soft = line.substring("Max open files".length()).trim().split("\\s+")[0];
+                    long limit = soft.equals("unlimited") ? Long.MAX_VALUE : Long.parseLong(soft);
+                    return fromDescriptorLimit(limit, open.count());
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // Not Linux, or no /proc: nothing to derive a limit from.
         }
-        return fromDescriptorLimit(unix.getMaxFileDescriptorCount(), unix.getOpenFileDescriptorCount());
+        return Integer.MAX_VALUE;
     }
 
     static int fromDescriptorLimit(long limit, long open) {

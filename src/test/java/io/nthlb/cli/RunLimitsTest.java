@@ -163,7 +163,7 @@ class RunLimitsTest {
         String java = Paths.get(System.getProperty("java.home"), "bin", "java").toString();
         List<String> command = new ArrayList<>(List.of("/usr/bin/prlimit", "--nofile=" + DESCRIPTORS + ":" + DESCRIPTORS,
                 java, "-Xmx128m", "-cp", classPathOfJars(), "io.nthlb.Main", "run",
-                "--transport", transport.label(), "--threads", "2", "--admin", "127.0.0.1:0"));
+                "--transport", transport.label(), "--threads", "2", "--admin", "127.0.0.1:0", "--access-log", "-"));
         command.addAll(List.of(extra));
         command.add(rules.toString());
         nthlb = new ProcessBuilder(command)

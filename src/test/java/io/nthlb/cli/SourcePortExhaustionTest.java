@@ -59,7 +59,7 @@ class SourcePortExhaustionTest {
                 "ip link set lo up && echo '40000 40001' > /proc/sys/net/ipv4/ip_local_port_range"
                         + " && echo 0 > /proc/sys/net/ipv4/tcp_tw_reuse"
                         + " && exec \"$0\" -cp \"$1\" io.nthlb.Main run --transport " + transport.label()
-                        + " --threads 1 --admin off \"$2\"",
+                        + " --threads 1 --admin off --access-log - \"$2\"",
                 JAVA, classPath, rules.toString());
         RunSigtermTest.awaitLine(dir.resolve("nthlb.err"), "listening on 127.0.0.1:8082");
         String inNamespace = "--net=/proc/" + nthlb.pid() + "/ns/net";
