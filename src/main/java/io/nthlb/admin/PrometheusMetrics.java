@@ -5,6 +5,7 @@ import io.nthlb.health.BackendHealth;
 import io.nthlb.nat.NatTable;
 import io.nthlb.nat.LiveCounters;
 import io.nthlb.proxy.Addresses;
+import io.nthlb.proxy.ClientLimit;
 import io.nthlb.rules.Chain;
 import io.prometheus.metrics.core.datapoints.CounterDataPoint;
 import io.prometheus.metrics.core.datapoints.GaugeDataPoint;
@@ -41,6 +42,10 @@ public final class PrometheusMetrics {
     private final Counter upstreamConnectFail = counter("nthlb_upstream_cx_connect_fail_total",
             "Connections to the backend that could not be established (refused, unreachable, timed out).",
             "backend");
+    private final Counter upstreamLocalFail = counter("nthlb_upstream_cx_local_fail_total",
+            "Connections to the backend that nthlb could not open itself, the backend not at fault, by reason:"
+                    + " descriptors (EMFILE, ENFILE), source-ports (EADDRNOTAVAIL), memory (ENOBUFS, ENOMEM).",
+            "backend", "reason");
     private final Counter upstreamReset = counter("nthlb_upstream_cx_reset_total",
             "Relayed connections the backend ended with a reset.", "backend");
     private final Counter downstreamReset = counter("nthlb_downstream_cx_reset_total",
@@ -61,6 +66,13 @@ public final class PrometheusMetrics {
             "Errors accepting connections on the listener (file descriptors exhausted, for instance).",
             "listener");
 
+    private final Counter limitReached = counter("nthlb_downstream_cx_limit_reached_total",
+            "Times the listener stopped accepting because --max-connections connections were open (the clients"
+                    + " that came meanwhile waited in the kernel's backlog).", "listener");
+    private final Counter clientRefused = counter("nthlb_downstream_cx_client_refused_total",
+            "Connections reset on accept by a per-client limit: connections (--max-connections-per-client) or"
+                    + " rate (--max-rate-per-client).", "limit");
+
     private final Counter reloads = counter("nthlb_reloads_total",
             "Reloads of the rules file, by result: applied, rejected (errors in the file), failed.", "result");
 
@@ -71,6 +83,9 @@ public final class PrometheusMetrics {
     public PrometheusMetrics() {
         for (ReloadOutcome.Status status : ReloadOutcome.Status.values()) {
             reloads.initLabelValues(resultLabel(status));
+        }
+        for (ClientLimit limit : ClientLimit.values()) {
+            clientRefused.initLabelValues(limit.label());
         }
     }
 
@@ -126,6 +141,20 @@ public final class PrometheusMetrics {
                 .help("Client connections open now.")
                 .callback(callback -> callback.call(openConnections.getAsInt()))
                 .register(registry);
+    }
+
+    /** Exposes {@code nthlb_downstream_cx_max}: the connection limit in force. */
+    public void watchConnectionLimit(IntSupplier maxConnections) {
+        GaugeWithCallback.builder().name("nthlb_downstream_cx_max")
+                .help("Client connections served at most at once (--max-connections, or derived from the descriptor"
+                        + " limit).")
+                .callback(callback -> callback.call(maxConnections.getAsInt()))
+                .register(registry);
+    }
+
+    /** Counts a connection a per-client limit reset on accept. */
+    public void clientRefused(String limit) {
+        clientRefused.labelValues(limit).inc();
     }
 
     /**
@@ -223,8 +252,10 @@ public final class PrometheusMetrics {
         private final CounterDataPoint txBytes;
         private final CounterDataPoint upstreamPauses;
         private final CounterDataPoint downstreamPauses;
+        private final String label;
 
         private Backend(String label) {
+            this.label = label;
             cx = upstreamCx.labelValues(label);
             cxActive = upstreamCxActive.labelValues(label);
             connectFail = upstreamConnectFail.labelValues(label);
@@ -244,6 +275,11 @@ public final class PrometheusMetrics {
         /** The attempt failed: refused, unreachable or timed out. */
         public void connectFailed() {
             connectFail.inc();
+        }
+
+        /** nthlb could not open the connection itself, for {@code reason}; rare, so looked up when it happens. */
+        public void localFailure(String reason) {
+            upstreamLocalFail.labelValues(label, reason).inc();
         }
 
         /** The connection is up and relaying. */
@@ -289,10 +325,17 @@ public final class PrometheusMetrics {
     public final class Listener {
         private final CounterDataPoint accepted;
         private final CounterDataPoint errors;
+        private final CounterDataPoint limitReaches;
 
         private Listener(String label) {
             accepted = downstreamCx.labelValues(label);
             errors = acceptErrors.labelValues(label);
+            limitReaches = limitReached.labelValues(label);
+        }
+
+        /** The listener stopped accepting at the connection limit. */
+        public void limitReached() {
+            limitReaches.inc();
         }
 
         public void accepted() {

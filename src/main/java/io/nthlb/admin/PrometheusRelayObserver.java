@@ -1,9 +1,11 @@
 package io.nthlb.admin;
 
+import io.nthlb.proxy.ClientLimit;
 import io.nthlb.proxy.Connection;
 import io.nthlb.proxy.ConnectionObserver;
 import io.nthlb.proxy.Direction;
 import io.nthlb.proxy.Ending;
+import io.nthlb.proxy.LocalFailure;
 import io.nthlb.proxy.RelayObserver;
 import java.net.InetSocketAddress;
 
@@ -36,6 +38,16 @@ public final class PrometheusRelayObserver implements RelayObserver {
         metrics.listener(listener).acceptError();
     }
 
+    @Override
+    public void limitReached(InetSocketAddress listener) {
+        metrics.listener(listener).limitReached();
+    }
+
+    @Override
+    public void clientRefused(InetSocketAddress client, ClientLimit limit) {
+        metrics.clientRefused(limit.label());
+    }
+
     /**
      * One connection's observer. The relay calls it only on the connection's event loop, so
      * {@code connected} needs no {@code volatile}.
@@ -62,6 +74,11 @@ public final class PrometheusRelayObserver implements RelayObserver {
         @Override
         public void connectFailed(Ending ending) {
             backend.connectFailed();
+        }
+
+        @Override
+        public void connectFailedLocally(LocalFailure why) {
+            backend.localFailure(why.label());
         }
 
         @Override

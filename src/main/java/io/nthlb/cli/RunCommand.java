@@ -10,6 +10,7 @@ import io.nthlb.balancer.ReloadOutcome;
 import io.nthlb.health.FailoverOptions;
 import io.nthlb.log.AccessLog;
 import io.nthlb.log.StandardErrorAppender;
+import io.nthlb.proxy.Limits;
 import io.nthlb.proxy.ListenException;
 import io.nthlb.proxy.ProxyOptions;
 import io.nthlb.proxy.Transport;
@@ -17,8 +18,11 @@ import io.nthlb.proxy.TransparentProbe;
 import io.nthlb.proxy.UnavailableTransportException;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.net.InetAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.LongSupplier;
@@ -174,8 +178,9 @@ public final class RunCommand implements Callable<Integer> {
             err.flush();
             return 2;
         }
-        log.info("{} rule(s) from {}; transport {}, {} event-loop thread(s)", rules.rules(), file,
-                options.transport().label(), options.threads());
+        log.info("{} rule(s) from {}; transport {}, {} event-loop thread(s), at most {} connection(s) at once",
+                rules.rules(), file, options.transport().label(), options.threads(), balancer.server().maxConnections());
+        TimeWaitCheck.check(rules.table().ruleset(), options.sources().size()).ifPresent(log::warn);
         if (failover.checksHealth()) {
             log.info("health checks every {} ms for {} backend(s) (fall {}, rise {}); {} retr{} per connection",
                     failover.checkInterval().toMillis(), rules.table().backends().size(), failover.fall(),
@@ -186,6 +191,7 @@ public final class RunCommand implements Callable<Integer> {
         }
         // Only what the first connection needs comes before the listeners; the rest of start-up follows them.
         metrics.registerJvmMetrics();
+        metrics.watchConnectionLimit(balancer.server()::maxConnections);
         SystemdNotify notify = this.notify != null ? this.notify : SystemdNotify.fromEnvironment(System.getenv());
         AdminPlane adminPlane;
         try {
@@ -240,13 +246,49 @@ public final class RunCommand implements Callable<Integer> {
                         + " it (epoll and io_uring only)")
         boolean bindAny;
 
+        @Option(names = "--max-connections", paramLabel = "N",
+                description = "client connections served at once; the next ones wait in the kernel's backlog until"
+                        + " one closes (default: what the descriptor limit allows, two descriptors per connection"
+                        + " and a margin)")
+        Integer maxConnections;
+
+        @Option(names = "--max-connections-per-client", paramLabel = "N", defaultValue = "0",
+                description = "connections open at once from one client address; more are reset on accept"
+                        + " (default: no limit; for hosts that face the open internet)")
+        int maxPerClient;
+
+        @Option(names = "--max-rate-per-client", paramLabel = "N", defaultValue = "0",
+                description = "new connections per second from one client address; more are reset on accept"
+                        + " (default: no limit)")
+        int maxRatePerClient;
+
+        @Option(names = "--source", paramLabel = "ADDR[-ADDR]",
+                description = "spread backend connections over these local addresses, bound with"
+                        + " IP_BIND_ADDRESS_NO_PORT, so each adds a full source-port range per backend (repeatable;"
+                        + " epoll and io_uring only)")
+        List<String> sources = new ArrayList<>();
+
         /** The proxy's options; the transport resolved (epoll falling back to nio). */
         public ProxyOptions toProxyOptions() {
             Transport chosen = Transport.resolve(Transport.forLabel(transport));
+            if (maxConnections != null && maxConnections < 1) {
+                throw new IllegalArgumentException("--max-connections " + maxConnections + " (expected: >= 1)");
+            }
+            if (maxPerClient < 0 || maxRatePerClient < 0) {
+                throw new IllegalArgumentException("--max-connections-per-client and --max-rate-per-client take"
+                        + " a number >= 0 (0: no limit)");
+            }
+            List<InetAddress> addresses = new ArrayList<>();
+            for (String s : sources) {
+                addresses.addAll(SourceRange.parse(s));
+            }
+            SourceRange.requireLocal(addresses);
             ProxyOptions o = ProxyOptions.defaults(chosen)
                     .withConnectTimeout(connectTimeout)
                     .withIdleTimeout(idleTimeout)
-                    .withBindAny(bindAny);
+                    .withBindAny(bindAny)
+                    .withLimits(new Limits(maxConnections == null ? 0 : maxConnections, maxPerClient, maxRatePerClient))
+                    .withSources(addresses);
             return threads == null ? o : o.withThreads(threads);
         }
     }

@@ -22,6 +22,13 @@ public interface ConnectionObserver {
     default void connectFailed(Ending ending) {
     }
 
+    /**
+     * nthlb could not open the connection to the backend itself ({@code why}); the connection ends
+     * {@link Ending#LOCAL_ERROR}, and {@link #connectFailed} is not called: the backend is not at fault.
+     */
+    default void connectFailedLocally(LocalFailure why) {
+    }
+
     /** Bytes read in one read batch and passed on. */
     default void bytesRelayed(Direction direction, long bytes) {
     }

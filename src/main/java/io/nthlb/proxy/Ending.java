@@ -12,6 +12,11 @@ public enum Ending {
     REFUSED("refused"),
     /** The backend's address could not be reached (no route, host down); the client was reset. */
     UNREACHABLE("unreachable"),
+    /**
+     * nthlb could not open the connection to the backend itself (out of file descriptors or source ports: see
+     * {@link LocalFailure}); the backend is not at fault. The client was reset.
+     */
+    LOCAL_ERROR("local-error"),
     /** The backend did not answer within the connect timeout; the client was reset. */
     TIMEOUT("timeout"),
     /** No rule sends this connection anywhere; the client was reset at once. */

@@ -55,6 +55,8 @@ final class EpollRelay extends RelayBase {
     private static final int IP_TRANSPARENT = 19;
     private static final int SOL_IPV6 = 41;
     private static final int IPV6_TRANSPARENT = 75;
+    /** IP_BIND_ADDRESS_NO_PORT (level SOL_IP): Linux's number. */
+    private static final int IP_BIND_ADDRESS_NO_PORT = 24;
     private static final int IN = EpollIoOps.EPOLLIN.value();
     private static final int OUT = EpollIoOps.EPOLLOUT.value();
     private static final int RDHUP = EpollIoOps.EPOLLRDHUP.value();
@@ -104,7 +106,19 @@ final class EpollRelay extends RelayBase {
     static void accepted(ProxyServer server, IoEventLoop loop, int fd, InetSocketAddress remote,
                          InetSocketAddress local, InetSocketAddress listener) {
         if (local == null) {
-            local = LinuxSocket.newSocket(fd).localAddress();
+            try {
+                local = LinuxSocket.newSocket(fd).localAddress();
+            } catch (RuntimeException e) {
+                // Without its slot and descriptor given back, each such connection would shrink the limit by one.
+                log.debug("accepted connection from {}: getsockname failed: {}", Addresses.format(remote), e.toString());
+                try {
+                    new FileDescriptor(fd).close();
+                } catch (IOException closing) {
+                    // The descriptor is released either way.
+                }
+                server.clientClosed(remote);
+                return;
+            }
         }
         EpollRelay relay = new EpollRelay(server, server.nextConnectionId(), loop, fd, remote, local, listener);
         try {
@@ -158,7 +172,7 @@ final class EpollRelay extends RelayBase {
         try {
             socket = LinuxSocket.newSocketStream(target.getAddress() instanceof Inet6Address);
         } catch (RuntimeException e) {
-            // Out of file descriptors, most likely: to the client, that is a backend it cannot reach.
+            // Out of file descriptors, most likely: connectFailed tells it apart from a backend that failed.
             return backendFailed(e);
         }
         backend = new Half(Direction.BACKEND_TO_CLIENT, socket, socket);
@@ -170,6 +184,14 @@ final class EpollRelay extends RelayBase {
             socket.setKeepAlive(true);
             if (server.options().clientAddressing().transparent()) {
                 bindToClient(socket, target);
+            } else {
+                InetSocketAddress source = server.sourceFor(target);
+                if (source != null) {
+                    // The port is chosen at connect(2), per destination, so one source address serves every
+                    // backend with its whole port range (bind alone would reserve a port for all destinations).
+                    socket.setIntOpt(SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1);
+                    socket.bind(source);
+                }
             }
             backend.register();
             connected = socket.connect(target);
@@ -660,6 +682,9 @@ final class EpollRelay extends RelayBase {
                 fd().close();
             } catch (IOException | RuntimeException e) {
                 // Nothing to do: the descriptor is released either way.
+            }
+            if (this == client) {
+                server.clientClosed(clientAddress);
             }
             // After the close: a closed descriptor has left epoll by itself, so this saves an epoll_ctl(DEL).
             if (registration != null) {

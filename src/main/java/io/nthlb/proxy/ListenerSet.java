@@ -2,6 +2,7 @@ package io.nthlb.proxy;
 
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelException;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
@@ -22,6 +23,8 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,7 +41,6 @@ public final class ListenerSet {
     private final ProxyOptions options;
     private final EventLoopGroup group;
     private final ChannelHandler childHandler;
-    private final RelayObserver observer;
     private final Map<InetSocketAddress, List<Listener>> open = new LinkedHashMap<>();
 
     private final ProxyServer server;
@@ -65,13 +67,11 @@ public final class ListenerSet {
         }
     }
 
-    ListenerSet(ProxyServer server, ProxyOptions options, EventLoopGroup group, ChannelHandler childHandler,
-                RelayObserver observer) {
+    ListenerSet(ProxyServer server, ProxyOptions options, EventLoopGroup group, ChannelHandler childHandler) {
         this.server = server;
         this.options = options;
         this.group = group;
         this.childHandler = childHandler;
-        this.observer = observer;
     }
 
     /** The addresses listened on now, as they were asked for (port 0 stays 0; see {@link #boundAddress}). */
@@ -186,7 +186,7 @@ public final class ListenerSet {
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, options.waterMark())
                 .childOption(ChannelOption.ALLOCATOR, options.allocator())
                 .childOption(ChannelOption.RCVBUF_ALLOCATOR, ProxyServer.READS)
-                .handler(new AcceptErrors())
+                .handler(new AcceptGate())
                 .childHandler(childHandler);
         b.childOption(ChannelOption.SO_KEEPALIVE, true);
         if (reusePort) {
@@ -241,16 +241,95 @@ public final class ListenerSet {
     }
 
     /**
-     * Logs and reports errors accepting (file descriptors exhausted, say), then lets Netty's acceptor pause
-     * accepting for a second as it does.
+     * The first handler of a listening channel (NIO, io_uring), before Netty's acceptor: it holds each accepted
+     * channel to the connection limits, and reports errors accepting (file descriptors exhausted, say) and
+     * pauses accepting after one. These transports accept before anyone can ask
+     * (NIO a batch at a time, io_uring with accepts in flight), so a connection accepted past the limit waits
+     * here, registered nowhere and unread, for the next slot; the listener stops accepting meanwhile.
      */
-    private final class AcceptErrors extends ChannelInboundHandlerAdapter {
+    private final class AcceptGate extends ChannelInboundHandlerAdapter implements ConnectionLimits.Gate {
+        private Channel listener;
+
+        @Override
+        public void handlerAdded(ChannelHandlerContext ctx) {
+            listener = ctx.channel();
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            Channel child = (Channel) msg;
+            ConnectionLimits limits = server.limits();
+            if (limits.reserve()) {
+                admit(ctx, child);
+                return;
+            }
+            listener.config().setAutoRead(false);
+            long backOff = limits.backOffLeft();
+            if (backOff > 0) {
+                resumeAfter(ctx, backOff);
+            } else {
+                server.limitReached(localAddress());
+                limits.pause(this);
+            }
+            limits.waitForSlot(() -> {
+                try {
+                    ctx.executor().execute(() -> admit(ctx, child));
+                } catch (RejectedExecutionException e) {
+                    // Shutting down: the connection was never served.
+                    child.unsafe().closeForcibly();
+                    limits.release();
+                }
+            });
+        }
+
+        /** Passes {@code child}, which holds a slot, on to Netty's acceptor, unless a per-client limit refuses it. */
+        private void admit(ChannelHandlerContext ctx, Channel child) {
+            InetSocketAddress client = (InetSocketAddress) child.remoteAddress();
+            ConnectionLimits limits = server.limits();
+            if (limits.perClient()) {
+                ClientLimit refusal = limits.admit(client.getAddress());
+                if (refusal != null) {
+                    try {
+                        child.config().setOption(ChannelOption.SO_LINGER, 0);
+                    } catch (ChannelException e) {
+                        // Already reset by the client: the close is all there is left to do.
+                    }
+                    child.unsafe().closeForcibly();
+                    limits.release();
+                    server.clientRefused(client, refusal);
+                    return;
+                }
+            }
+            child.closeFuture().addListener(f -> server.clientClosed(client));
+            ctx.fireChannelRead(child);
+        }
+
+        @Override
+        public void slotFreed() {
+            listener.config().setAutoRead(true);
+        }
+
+        /**
+         * Accepting failed: stop accepting for a second, as Netty's acceptor would. Not passed on to it: the
+         * acceptor would pass it to the pipeline's tail, which logs every one at WARN.
+         */
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            InetSocketAddress listener = (InetSocketAddress) ctx.channel().localAddress();
-            log.warn("accepting on {} failed: {}", Addresses.format(listener), cause.toString());
-            observer.acceptFailed(listener, cause);
-            ctx.fireExceptionCaught(cause);
+            server.acceptFailed(localAddress(), cause);
+            listener.config().setAutoRead(false);
+            resumeAfter(ctx, Math.max(server.limits().backOffLeft(), TimeUnit.SECONDS.toNanos(1)));
+        }
+
+        /** Resumes accepting after {@code nanos}, first giving the connections parked meanwhile their slots. */
+        private void resumeAfter(ChannelHandlerContext ctx, long nanos) {
+            ctx.executor().schedule(() -> {
+                server.limits().admitWaiting();
+                slotFreed();
+            }, nanos, TimeUnit.NANOSECONDS);
+        }
+
+        private InetSocketAddress localAddress() {
+            return (InetSocketAddress) listener.localAddress();
         }
     }
 }

@@ -13,9 +13,12 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.SocketChannelConfig;
+import io.netty.channel.unix.IntegerUnixChannelOption;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
+import java.net.Inet6Address;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -28,6 +31,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -50,6 +54,10 @@ public final class ProxyServer implements AutoCloseable {
      */
     static final RecvByteBufAllocator READS = new AdaptiveRecvByteBufAllocator(64, 2048, 256 * 1024);
 
+    /** IP_BIND_ADDRESS_NO_PORT for the io_uring channels (epoll's relay sets it by number itself). */
+    private static final IntegerUnixChannelOption BIND_ADDRESS_NO_PORT =
+            new IntegerUnixChannelOption("IP_BIND_ADDRESS_NO_PORT", EpollListener.SOL_IP, 24);
+
     private final ProxyOptions options;
     private final RelayObserver observer;
     private final EventLoopGroup group;
@@ -59,6 +67,12 @@ public final class ProxyServer implements AutoCloseable {
     private final AtomicLong connectionIds = new AtomicLong();
     private final Set<RelayBase> open = ConcurrentHashMap.newKeySet();
     private final CompletableFuture<Void> drained = new CompletableFuture<>();
+    private final ConnectionLimits limits;
+    private final Throttle throttle = new Throttle(Throttle.DEFAULT_INTERVAL);
+    /** --source addresses by family, and the next to use: backend connections take them in turn. */
+    private final List<InetSocketAddress> sources4;
+    private final List<InetSocketAddress> sources6;
+    private final AtomicInteger nextSource = new AtomicInteger();
     private volatile boolean draining;
     private volatile Router router;
 
@@ -70,12 +84,26 @@ public final class ProxyServer implements AutoCloseable {
                 new DefaultThreadFactory("nthlb-" + options.transport().label()), options.transport().ioHandlerFactory());
         this.idleTimeoutNanos = saturatedNanos(options.idleTimeout());
         this.connectTimeoutMillis = (int) options.connectTimeout().toMillis();
+        // Derived after the event loops exist, so the descriptors they hold are counted as taken.
+        int room = Limits.fromDescriptorLimit();
+        int max = options.limits().maxConnections() > 0 ? options.limits().maxConnections() : room;
+        if (max > room) {
+            log.warn("--max-connections {} is more than the descriptor limit leaves room for ({} connections of two"
+                    + " descriptors each): past that, accepting fails and some clients are reset (end=local-error);"
+                    + " raise the limit (LimitNOFILE=, ulimit -n) or lower --max-connections", max, room);
+        }
+        this.limits = new ConnectionLimits(max, options.limits(), System::nanoTime);
+        if (limits.perClient()) {
+            group.next().scheduleAtFixedRate(limits::sweep, 1, 1, TimeUnit.SECONDS);
+        }
+        this.sources4 = sourcesOf(options.sources(), false);
+        this.sources6 = sourcesOf(options.sources(), true);
         this.listeners = new ListenerSet(this, options, group, new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel ch) {
                 ch.pipeline().addLast(new Relay(ProxyServer.this, connectionIds.incrementAndGet(), ch).clientSide);
             }
-        }, observer);
+        });
     }
 
     /** Starts the event loops; nothing listens until {@link ListenerSet#open} or {@link ListenerSet#reconcile}. */
@@ -212,6 +240,88 @@ public final class ProxyServer implements AutoCloseable {
         return observer;
     }
 
+    ConnectionLimits limits() {
+        return limits;
+    }
+
+    /** The global connection limit in force (given, or derived from the descriptor limit). */
+    public int maxConnections() {
+        return limits.max();
+    }
+
+    /** The client connection from {@code client} has closed: its slot, and its place in the per-client count, free up. */
+    void clientClosed(InetSocketAddress client) {
+        if (limits.perClient()) {
+            limits.clientClosed(client.getAddress());
+        }
+        limits.release();
+    }
+
+    /** A listener stopped accepting at the connection limit. */
+    void limitReached(InetSocketAddress listener) {
+        observer.limitReached(listener);
+        long n = throttle.occurred(Limits.class);
+        if (n > 0) {
+            log.warn("{} connections open, the limit (--max-connections): not accepting on {} until one closes;"
+                    + " new clients wait in the kernel's backlog ({} time(s) in the last {} s)", limits.max(),
+                    Addresses.format(listener), n, throttle.intervalSeconds());
+        }
+    }
+
+    /** A per-client limit reset a connection as soon as it was accepted. */
+    void clientRefused(InetSocketAddress client, ClientLimit limit) {
+        observer.clientRefused(client, limit);
+        long n = throttle.occurred(client.getAddress());
+        if (n > 0) {
+            log.warn("client {} over {}: connection reset on accept ({} in the last {} s)",
+                    client.getAddress().getHostAddress(), limit.option(), n, throttle.intervalSeconds());
+        }
+    }
+
+    /** Accepting on {@code listener} failed (out of descriptors, say): counted, and logged once per interval. */
+    void acceptFailed(InetSocketAddress listener, Throwable cause) {
+        if (LocalFailure.of(cause) == LocalFailure.DESCRIPTORS) {
+            limits.backOff();
+        }
+        observer.acceptFailed(listener, cause);
+        long n = throttle.occurred(listener);
+        if (n > 0) {
+            log.warn("accepting on {} failed: {}; retrying in a second ({} failure(s) in the last {} s)",
+                    Addresses.format(listener), Transport.describe(cause), n, throttle.intervalSeconds());
+        }
+    }
+
+    /** nthlb could not open a connection to the relay's backend itself; logged once per backend and cause per interval. */
+    void localFailure(RelayBase relay, LocalFailure why, Throwable cause) {
+        if (why == LocalFailure.DESCRIPTORS) {
+            // The next clients could only be reset the same way: leave them in the backlog a while.
+            limits.backOff();
+        }
+        long n = throttle.occurred(new LocalFailureKey(relay.route.backend(), why));
+        if (n > 0) {
+            log.warn("conn {}: cannot connect to {}: {} ({}); the backend is not at fault: {} ({} such failure(s)"
+                    + " in the last {} s)", relay.id, Addresses.format(relay.route.backend()), why.description(),
+                    Transport.describe(cause), why.remedy(), n, throttle.intervalSeconds());
+        }
+    }
+
+    private record LocalFailureKey(InetSocketAddress backend, LocalFailure why) {
+    }
+
+    /** The --source address the next connection to {@code backend} binds, port 0; {@code null} when there is none. */
+    InetSocketAddress sourceFor(InetSocketAddress backend) {
+        List<InetSocketAddress> sources = backend.getAddress() instanceof Inet6Address ? sources6 : sources4;
+        if (sources.isEmpty()) {
+            return null;
+        }
+        return sources.get(Math.floorMod(nextSource.getAndIncrement(), sources.size()));
+    }
+
+    private static List<InetSocketAddress> sourcesOf(List<InetAddress> addresses, boolean v6) {
+        return addresses.stream().filter(a -> (a instanceof Inet6Address) == v6)
+                .map(a -> new InetSocketAddress(a, 0)).toList();
+    }
+
     long idleTimeoutNanos() {
         return idleTimeoutNanos;
     }
@@ -229,7 +339,8 @@ public final class ProxyServer implements AutoCloseable {
      * {@code handler} as its only handler. Built by hand rather than by cloning a {@code Bootstrap}: this runs
      * once per connection, and a clone copies option maps and sets each option through a generic path.
      *
-     * @param source with {@code --transparent}, the client's address to connect from; otherwise {@code null}
+     * @param source with {@code --transparent}, the client's address to connect from; otherwise the next
+     *               {@code --source} address ({@link #sourceFor}), or {@code null}
      */
     ChannelFuture connectBackend(EventLoop loop, ChannelHandler handler, InetSocketAddress backend,
                                  InetSocketAddress source) {
@@ -244,10 +355,13 @@ public final class ProxyServer implements AutoCloseable {
         config.setWriteBufferWaterMark(options.waterMark());
         config.setAllocator(options.allocator());
         config.setRecvByteBufAllocator(READS);
-        if (source != null) {
+        if (source != null && options.clientAddressing().transparent()) {
             // As EpollRelay.bindToClient: the client's address and port, shared with other backends if need be.
             config.setOption(options.transport().transparentOption(), true);
             config.setOption(ChannelOption.SO_REUSEADDR, true);
+        } else if (source != null) {
+            // A --source address: the port is chosen at connect, per destination (see EpollRelay).
+            config.setOption(BIND_ADDRESS_NO_PORT, 1);
         }
         channel.pipeline().addLast(handler);
         ChannelFuture registered = loop.register(channel);

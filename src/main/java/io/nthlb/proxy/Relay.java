@@ -71,8 +71,22 @@ final class Relay extends RelayBase implements ChannelFutureListener {
     private void connect(InetSocketAddress target) {
         // Wrapped anew for each backend tried: the byte array outlives the buffer a failed attempt released.
         backendSide.preface = preface == null ? null : Unpooled.wrappedBuffer(preface);
-        InetSocketAddress source = server.options().clientAddressing().transparent() ? clientAddress : null;
-        ChannelFuture connect = server.connectBackend(client.eventLoop(), backendSide, target, source);
+        InetSocketAddress source = server.options().clientAddressing().transparent() ? clientAddress
+                : server.sourceFor(target);
+        ChannelFuture connect;
+        try {
+            connect = server.connectBackend(client.eventLoop(), backendSide, target, source);
+        } catch (RuntimeException e) {
+            // NIO opens the socket in the channel's constructor: out of descriptors, it throws here. Such a
+            // local failure is never retried; anything else may be, as a failed connect would.
+            InetSocketAddress next = connectFailed(e);
+            if (next == null) {
+                abort(client);
+            } else {
+                connect(next);
+            }
+            return;
+        }
         backend = connect.channel();
         connect.addListener(this);
     }

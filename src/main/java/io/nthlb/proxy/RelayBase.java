@@ -186,11 +186,20 @@ abstract class RelayBase implements Connection, Runnable {
     }
 
     /**
-     * The backend could not be reached: tells the observer, then asks the route for another backend. Returns
-     * it when there is one (the caller connects there; the route and observer are the new backend's now), or
-     * {@code null} after ending the connection (the caller resets).
+     * The backend could not be reached, or nthlb could not open the connection to it: tells the observer,
+     * then, for a backend that failed, asks the route for another backend. Returns it when there is one (the
+     * caller connects there; the route and observer are the new backend's now), or {@code null} after ending
+     * the connection (the caller resets the client at once). A local failure (out of descriptors or source
+     * ports) is never retried: another backend would fail the same way.
      */
     final InetSocketAddress connectFailed(Throwable cause) {
+        LocalFailure local = LocalFailure.of(cause);
+        if (local != null) {
+            server.localFailure(this, local, cause);
+            observer.connectFailedLocally(local);
+            end(Ending.LOCAL_ERROR);
+            return null;
+        }
         Ending failure = connectFailure(cause);
         if (log.isDebugEnabled()) {
             log.debug("conn {}: connect to {} failed: {}", id, Addresses.format(route.backend()), cause.toString());

@@ -34,4 +34,15 @@ public interface RelayObserver {
     /** Accepting on {@code listener} failed (for example: too many open files). */
     default void acceptFailed(InetSocketAddress listener, Throwable cause) {
     }
+
+    /**
+     * The listener on {@code listener} stopped accepting because {@code --max-connections} are open; it resumes
+     * when one closes, and the clients that come meanwhile wait in the kernel's backlog.
+     */
+    default void limitReached(InetSocketAddress listener) {
+    }
+
+    /** A connection from {@code client} was reset as soon as it was accepted, because of {@code limit}. */
+    default void clientRefused(InetSocketAddress client, ClientLimit limit) {
+    }
 }

@@ -108,6 +108,11 @@ public enum Transport {
         boolean acceptsOnEveryEventLoop() {
             return false;
         }
+
+        @Override
+        boolean bindsSourceWithoutPort() {
+            return false;
+        }
     },
     IO_URING("io_uring") {
         @Override
@@ -154,6 +159,18 @@ public enum Transport {
 
     private static final Logger log = LoggerFactory.getLogger(Transport.class);
 
+    /*
+     * io_uring's multishot accept keeps accepting while it is armed, whatever the listener asks: it would take in a
+     * whole backlog past --max-connections, and out of descriptors it fails again at once, a hundred thousand
+     * times a second. One accept at a time stops where nthlb stops asking. Set before Netty's IoUring class reads
+     * it (its first use goes through this enum); a -D on the command line still wins.
+     */
+    static {
+        if (System.getProperty("io.netty.iouring.acceptMultiShotEnabled") == null) {
+            System.setProperty("io.netty.iouring.acceptMultiShotEnabled", "false");
+        }
+    }
+
     private final String label;
 
     Transport(String label) {
@@ -197,6 +214,15 @@ public enum Transport {
     abstract boolean acceptsOnEveryEventLoop();
 
     /**
+     * Whether backend sockets can be bound to a source address with IP_BIND_ADDRESS_NO_PORT (the port then chosen
+     * at connect, per destination): epoll by a raw setsockopt, io_uring through its channel options; the JDK's
+     * sockets behind NIO have no such option.
+     */
+    boolean bindsSourceWithoutPort() {
+        return true;
+    }
+
+    /**
      * Whether connections are relayed by {@link EpollRelay} on sockets registered with the event loop directly,
      * rather than by {@link Relay} on Netty channels.
      */
@@ -238,7 +264,8 @@ public enum Transport {
                 + describe(requested.unavailabilityCause()) + "); use --transport epoll or --transport nio");
     }
 
-    private static String describe(Throwable cause) {
+    /** The innermost cause's message (the system call and its error, say), without the wrappers' class names. */
+    static String describe(Throwable cause) {
         if (cause == null) {
             return "no reason given";
         }

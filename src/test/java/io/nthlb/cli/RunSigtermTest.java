@@ -83,7 +83,7 @@ class RunSigtermTest {
     }
 
     /** Reads the process's standard error (a file) until a line contains {@code wanted}. */
-    private static void awaitLine(Path log, String wanted) {
+    static void awaitLine(Path log, String wanted) {
         String seen = Eventually.await(() -> Files.exists(log) ? Files.readString(log) : "", s -> s.contains(wanted));
         assertThat(seen).as("the process's standard error").contains(wanted);
     }
