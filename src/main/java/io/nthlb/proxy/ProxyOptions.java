@@ -76,12 +76,8 @@ public record ProxyOptions(Transport transport, int threads, Duration connectTim
     }
 
     /**
-     * One event loop more than there are cores. With one loop per core, a loop that runs out of events sleeps and
-     * can leave its core idle while a thread it has just woken (a client or a backend on the same host) waits on
-     * the other core: Linux does not move a thread that ran less than half a millisecond ago to an idle core. A
-     * spare loop is usually runnable when that happens, and keeps the core busy. Measured in bench/run on 2
-     * cores: new connections/s +8 %, kept-alive requests/s +20 to +30 % against one loop per core (see
-     * bench/results/PROFILE.md). On a host with cores to spare the extra thread costs next to nothing.
+     * One event loop more than there are cores: with one per core, a loop that sleeps can leave its core idle while
+     * a thread it has just woken waits on another core, and a spare loop is usually runnable then.
      */
     public static int defaultThreads() {
         return Runtime.getRuntime().availableProcessors() + 1;

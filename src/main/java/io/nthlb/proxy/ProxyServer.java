@@ -39,9 +39,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The data plane: event loops, the listeners, and the relays of the connections they accept.
  *
- * <p>Three things can change while it runs, for reload: the {@link Router} new connections ask
- * ({@link #setRouter}), the set of listeners ({@link #listeners()}), and nothing else; connections already
- * open keep the backend they were given.
+ * <p>Two things can change while it runs, for reload: the {@link Router} new connections ask
+ * ({@link #setRouter}) and the set of listeners ({@link #listeners()}); connections already open keep the
+ * backend they were given.
  */
 public final class ProxyServer implements AutoCloseable {
 

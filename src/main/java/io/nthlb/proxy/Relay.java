@@ -132,8 +132,8 @@ final class Relay extends RelayBase implements ChannelFutureListener {
         }
         backendConnected();
         if (clientSide.bytes != 0 || backendSide.prefaceQueued) {
-            // Bytes the client sent early (epoll reads on EPOLLRDHUP even with AUTO_READ off) were queued, and so
-            // was the preface (see Side.channelRegistered); the backend may speak first, so it goes now.
+            // The preface was queued before connecting (see Side.channelRegistered), and what the client sent
+            // with an accepted PROXY header with it; the backend may speak first, so it goes now.
             backend.flush();
         }
         if (clientSide.inputShutdown) {

@@ -20,14 +20,9 @@ class IoUringRelayTest extends RelayTestSuite {
     }
 
     /**
-     * Known defect, seen in about one run in three on Netty 4.2.18 with this kernel: after a read batch that
-     * drained the backend socket, the io_uring channel sometimes fires channelReadComplete without arming
-     * another read or poll (traced: one readComplete instead of the usual two), so a reset that arrives then
-     * is noticed only at the next write to that socket, and the client is reset only then. Epoll and NIO pass
-     * this test every time (30 runs in a row each); io_uring stays opt-in until this is fixed upstream.
-     * Re-checked 2026-11-25: run alone (with and without CPU load on both cores) it passed 26 times in a row;
-     * run with the rest of this class it failed 3 times in 6, the client's read timing out instead of
-     * seeing the reset. So it depends on what the event loops did before, and it is still there.
+     * Netty's io_uring channel sometimes ends a read batch that drained the backend socket without arming another
+     * read, so a reset that arrives then is seen only at the next write: a defect upstream, which is why io_uring
+     * stays opt-in (its runs are in bench/results/PROFILE.md).
      */
     @Override
     @ParameterizedTest(name = "backend sent {0} bytes first")
