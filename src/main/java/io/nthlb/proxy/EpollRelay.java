@@ -35,7 +35,7 @@ import org.slf4j.LoggerFactory;
  * nothing read. A backend on this host has usually accepted by the time connect(2) returns (getpeername
  * tells), and then the client is read at once, so its first bytes go out in the same turn of the loop.
  *
- * <p>Half-close passes through: end of input on one socket becomes {@code shutdown(SHUT_WR)} on the other
+ * <p>SideSocket-close passes through: end of input on one socket becomes {@code shutdown(SHUT_WR)} on the other
  * once the bytes kept for it are written, and the pair closes when both directions have ended. A reset or
  * error on one socket closes the other with SO_LINGER 0, so its peer sees a reset too.
  */
@@ -78,8 +78,8 @@ final class EpollRelay extends RelayBase {
     }
 
     private final IoEventLoop ioLoop;
-    private final Half client;
-    private Half backend;
+    private final SideSocket client;
+    private SideSocket backend;
     /**
      * What the backend gets before the client's next bytes (the PROXY header sent, payload that came with the one
      * accepted): written together with the client's first read, so that it costs no write of its own.
@@ -92,7 +92,7 @@ final class EpollRelay extends RelayBase {
         this.ioLoop = loop;
         // A plain descriptor: a LinuxSocket would ask the kernel for the address family (getsockname) when it is
         // made, and most connections need no socket call on the client's side but read, write and close.
-        this.client = new Half(Direction.CLIENT_TO_BACKEND, new FileDescriptor(client), null);
+        this.client = new SideSocket(clientSide, new FileDescriptor(client), null);
     }
 
     /**
@@ -129,7 +129,7 @@ final class EpollRelay extends RelayBase {
         } catch (Exception e) {
             // As in handle: a bug costs this connection, not the listener's loop.
             log.error("conn {}: relay failed", relay.id, e);
-            relay.reset(relay.client, e);
+            relay.reset(relay.clientSide, e);
             relay.resetBoth();
         }
     }
@@ -153,7 +153,7 @@ final class EpollRelay extends RelayBase {
                 client.register();
             }
         } catch (Exception e) {
-            reset(client, e);
+            reset(clientSide, e);
             return;
         }
         if (!connected && ending == null) {
@@ -173,7 +173,7 @@ final class EpollRelay extends RelayBase {
             // Out of file descriptors, most likely: connectFailed tells it apart from a backend that failed.
             return backendFailed(e);
         }
-        backend = new Half(Direction.BACKEND_TO_CLIENT, socket, socket);
+        backend = new SideSocket(backendSide, socket, socket);
         backend.peer = client;
         client.peer = backend;
         boolean connected;
@@ -281,8 +281,7 @@ final class EpollRelay extends RelayBase {
             }
             if (upTo == 0) {
                 // Read with the header, these are the client's first bytes: they go out in the backend preface.
-                client.bytes += headerBytes.readableBytes();
-                client.uncredited += headerBytes.readableBytes();
+                clientSide.read(headerBytes.readableBytes());
                 // The rest may be in the socket already, and no new edge would announce it.
                 client.readPending = true;
                 start();
@@ -295,7 +294,7 @@ final class EpollRelay extends RelayBase {
                 ByteBuffer nio = headerBytes.internalNioBuffer(at, upTo - at);
                 n = client.fd.read(nio, nio.position(), nio.limit());
             } catch (IOException | RuntimeException e) {
-                reset(client, e);
+                reset(clientSide, e);
                 return;
             }
             if (n == 0) {
@@ -319,30 +318,9 @@ final class EpollRelay extends RelayBase {
     }
 
     @Override
-    void creditAll() {
-        client.credit();
-        if (backend != null) {
-            backend.credit();
-        }
-    }
-
-    private void reset(Half failed, Throwable cause) {
-        if (ending != null) {
-            return;
-        }
-        logFailure(failed == client ? "client" : "backend", cause);
-        end(failed == client ? Ending.CLIENT_RESET : Ending.BACKEND_RESET);
-        resetBoth();
-    }
-
-    private void closeIfBothDirectionsEnded() {
-        if (ending == null && client.inputShutdown && backend.outputShutdown
-                && backend.inputShutdown && client.outputShutdown) {
-            end(Ending.CLOSED);
-            // Both inputs were read to their end, so these closes send FIN (where shutdown did not already).
-            client.close(false);
-            backend.close(false);
-        }
+    void closeBoth() {
+        client.close(false);
+        backend.close(false);
     }
 
     /** Both sockets, client first (the backend's is {@code null} before it is made); for tests, on the loop. */
@@ -350,33 +328,15 @@ final class EpollRelay extends RelayBase {
         return new LinuxSocket[] {client.socket(), backend == null ? null : backend.socket()};
     }
 
-    @Override
-    public long bytesFromClient() {
-        return client.bytes;
-    }
-
-    @Override
-    public long bytesFromBackend() {
-        return backend == null ? 0 : backend.bytes;
-    }
-
-    /** One of the two sockets: it reads that socket and writes what it reads to the peer's. */
-    private final class Half implements EpollIoHandle {
-        /** The direction of the bytes this socket reads. */
-        private final Direction reads;
+    /** One side's socket: it reads that socket and writes what it reads to the peer's. */
+    private final class SideSocket implements EpollIoHandle {
+        private final Side side;
         /** The descriptor that reads, writes and closes go to. */
         private final FileDescriptor fd;
         /** The same descriptor as a socket, for the socket calls (shutdown, options); made when first needed. */
         private LinuxSocket socket;
-        private Half peer;
+        private SideSocket peer;
         private IoRegistration registration;
-        /** Bytes read from this socket. */
-        long bytes;
-        private long uncredited;
-        /** End of input read from this socket: its peer sent FIN. */
-        boolean inputShutdown;
-        /** Our FIN went out on this socket (or goes out with its close), after every byte meant for it. */
-        boolean outputShutdown;
         /** An input event came while reading could not start or was paused: read when it can. */
         boolean readPending;
         /** The socket reported EPOLLRDHUP: read until end of input rather than stop at a short read. */
@@ -387,8 +347,8 @@ final class EpollRelay extends RelayBase {
         /** TCP_CORK is on: the peer's input has ended and the FIN will follow the last bytes (see cork). */
         private boolean corked;
 
-        Half(Direction reads, FileDescriptor fd, LinuxSocket socket) {
-            this.reads = reads;
+        SideSocket(Side side, FileDescriptor fd, LinuxSocket socket) {
+            this.side = side;
             this.fd = fd;
             this.socket = socket;
         }
@@ -431,7 +391,7 @@ final class EpollRelay extends RelayBase {
                 // Nothing may escape to Netty's loop: it would drop the rest of the batch's events and pause the
                 // loop for a second. A bug here costs this one connection instead.
                 log.error("conn {}: relay failed", id, e);
-                reset(this, e);
+                reset(side, e);
                 resetBoth();
                 if (e instanceof Error) {
                     throw (Error) e;
@@ -476,13 +436,13 @@ final class EpollRelay extends RelayBase {
             try {
                 error = socket().getSoError();
             } catch (IOException | RuntimeException e) {
-                reset(this, e);
+                reset(side, e);
                 return true;
             }
             if (error == 0) {
                 return false;
             }
-            reset(this, new IOException("socket error " + error + " (errno)"));
+            reset(side, new IOException("socket error " + error + " (errno)"));
             return true;
         }
 
@@ -504,7 +464,7 @@ final class EpollRelay extends RelayBase {
 
         /** Reads this socket and writes what it reads to the peer until it has nothing more or the peer is full. */
         void readable() {
-            if (closed || inputShutdown || ending != null) {
+            if (closed || side.inputShutdown || ending != null) {
                 return;
             }
             if (awaitingHeader) {
@@ -531,12 +491,11 @@ final class EpollRelay extends RelayBase {
                 try {
                     n = fd.readAddress(address, first, READ_SIZE);
                 } catch (IOException | RuntimeException e) {
-                    reset(this, e);
+                    reset(side, e);
                     return;
                 }
                 if (n > 0) {
-                    bytes += n;
-                    uncredited += n;
+                    side.read(n);
                 }
                 // With nothing read (EAGAIN or the end), a preface still goes out: the backend may speak first.
                 int total = first + Math.max(n, 0);
@@ -549,13 +508,13 @@ final class EpollRelay extends RelayBase {
                         }
                         written = peer.fd.writeAddress(address, 0, total);
                     } catch (IOException | RuntimeException e) {
-                        reset(peer, e);
+                        reset(side.peer, e);
                         return;
                     }
                     if (written < total) {
                         // An end of input behind these bytes is read again once they are written.
                         peer.hold(scratch.buffer, written, total);
-                        observer.readingPaused(reads);
+                        observer.readingPaused(side.reads);
                         break;
                     }
                 }
@@ -570,9 +529,9 @@ final class EpollRelay extends RelayBase {
                     break; // a short read emptied the socket; only an end of input could hide behind it
                 }
             }
-            if (uncredited != 0) {
+            if (side.uncredited != 0) {
                 lastActivityNanos = System.nanoTime();
-                credit();
+                credit(side);
             }
         }
 
@@ -604,7 +563,7 @@ final class EpollRelay extends RelayBase {
                 ByteBuffer nio = h.internalNioBuffer(h.readerIndex(), h.readableBytes());
                 written = fd.write(nio, nio.position(), nio.limit());
             } catch (IOException | RuntimeException e) {
-                reset(this, e);
+                reset(side, e);
                 return;
             }
             h.skipBytes(written);
@@ -619,32 +578,21 @@ final class EpollRelay extends RelayBase {
 
         /** Read only while nothing is held for the peer (see readable), so the peer's FIN can go at once. */
         private void inputEnded() {
-            inputShutdown = true;
+            side.inputShutdown = true;
             peer.shutdownOutput();
         }
 
         /** Every byte meant for this socket is written: send FIN. */
         private void shutdownOutput() {
-            if (!inputShutdown) {
+            if (side.needsShutdownCall()) {
                 try {
                     socket().shutdown(false, true);
                 } catch (IOException | RuntimeException e) {
-                    reset(this, e);
+                    reset(side, e);
                     return;
                 }
             }
-            // Otherwise this socket's own FIN came and everything was read: the close that follows sends ours,
-            // and the shutdown(2) call is saved.
-            outputShutdown = true;
-            closeIfBothDirectionsEnded();
-        }
-
-        void credit() {
-            long n = uncredited;
-            if (n != 0) {
-                uncredited = 0;
-                EpollRelay.this.credit(reads, n);
-            }
+            outputEnded(side);
         }
 
         /** Closes the socket, with SO_LINGER 0 when {@code reset} so that its peer sees a reset. */

@@ -101,7 +101,7 @@ public final class ProxyServer implements AutoCloseable {
         this.listeners = new ListenerSet(this, options, group, new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel ch) {
-                ch.pipeline().addLast(new Relay(ProxyServer.this, connectionIds.incrementAndGet(), ch).clientSide);
+                ch.pipeline().addLast(new ChannelRelay(ProxyServer.this, connectionIds.incrementAndGet(), ch).clientHandler);
             }
         });
     }

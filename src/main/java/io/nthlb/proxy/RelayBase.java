@@ -15,8 +15,8 @@ import org.slf4j.LoggerFactory;
 /**
  * What every relay does apart from moving bytes: routing the accepted connection, the idle timer, the one
  * ending and everyone told about it (route counters, observer, open set, access log), and the reset a drain
- * that ran out of time asks for. {@link Relay} moves the bytes through Netty channels (NIO, io_uring),
- * {@link EpollRelay} through epoll directly.
+ * that ran out of time asks for, and each {@link Side}'s byte counts and half-close. {@link ChannelRelay} moves
+ * the bytes through Netty channels (NIO, io_uring), {@link EpollRelay} through epoll directly.
  *
  * <p>Every method runs on the client connection's event loop (the backend connection is made on the same
  * loop), so no field needs to be volatile.
@@ -35,6 +35,8 @@ abstract class RelayBase implements Connection, Runnable {
     final InetSocketAddress listenerAddress;
     final long startNanos;
 
+    final Side clientSide = new Side(Direction.CLIENT_TO_BACKEND);
+    final Side backendSide = new Side(Direction.BACKEND_TO_CLIENT);
     Route route;
     /** Backends given up on before this one: see {@link Route#retry}. */
     int retries;
@@ -62,6 +64,43 @@ abstract class RelayBase implements Connection, Runnable {
         this.listenerAddress = listener;
         this.startNanos = System.nanoTime();
         this.lastActivityNanos = startNanos;
+        clientSide.peer = backendSide;
+        backendSide.peer = clientSide;
+    }
+
+    /**
+     * One side of the connection, the client or the backend: the bytes read from it, and how far its half-close
+     * has gone. Both relays keep their sides here, so that both end a connection by the same rules.
+     */
+    static final class Side {
+        /** The direction of the bytes read from this side. */
+        final Direction reads;
+        Side peer;
+        /** Bytes read from this side. */
+        long bytes;
+        /** Bytes read and not yet reported to the route and the observer. */
+        long uncredited;
+        /** End of input read here: this side's peer sent FIN, and nothing more will be read. */
+        boolean inputShutdown;
+        /** Our FIN went out on this side (or goes with its close), after every byte meant for it. */
+        boolean outputShutdown;
+
+        Side(Direction reads) {
+            this.reads = reads;
+        }
+
+        void read(long n) {
+            bytes += n;
+            uncredited += n;
+        }
+
+        /**
+         * Whether sending our FIN here takes a shutdown(2): not when this side's own FIN came first and everything
+         * it sent was read, as the close that follows then sends ours cleanly.
+         */
+        boolean needsShutdownCall() {
+            return !inputShutdown;
+        }
     }
 
     /**
@@ -279,13 +318,45 @@ abstract class RelayBase implements Connection, Runnable {
      */
     abstract boolean clientBytesReplayable();
 
-    /** Reports the bytes read on both sides since the last report to the route and the observer. */
-    abstract void creditAll();
+    /** Closes both sockets cleanly: both directions have ended, so the closes send FIN where none went yet. */
+    abstract void closeBoth();
 
-    /** Reports {@code n} bytes read in direction {@code reads}. */
-    final void credit(Direction reads, long n) {
-        route.bytesRelayed(n);
-        observer.bytesRelayed(reads, n);
+    /** Reports the bytes read on both sides since the last report to the route and the observer. */
+    private void creditAll() {
+        credit(clientSide);
+        credit(backendSide);
+    }
+
+    /** Reports the bytes read on {@code side} since the last report to the route and the observer. */
+    final void credit(Side side) {
+        long n = side.uncredited;
+        if (n != 0) {
+            side.uncredited = 0;
+            route.bytesRelayed(n);
+            observer.bytesRelayed(side.reads, n);
+        }
+    }
+
+    /** Our FIN is out on {@code side}: once it is out on both, the connection has ended cleanly. */
+    final void outputEnded(Side side) {
+        side.outputShutdown = true;
+        if (ending == null && clientSide.inputShutdown && backendSide.outputShutdown
+                && backendSide.inputShutdown && clientSide.outputShutdown) {
+            end(Ending.CLOSED);
+            closeBoth();
+        }
+    }
+
+    /** {@code failed} was reset or failed: ends the connection and resets both sides, once. */
+    final void reset(Side failed, Throwable cause) {
+        if (ending != null) {
+            return;
+        }
+        if (cause != null && log.isDebugEnabled()) {
+            log.debug("conn {}: {} side failed: {}", id, failed == clientSide ? "client" : "backend", cause.toString());
+        }
+        end(failed == clientSide ? Ending.CLIENT_RESET : Ending.BACKEND_RESET);
+        resetBoth();
     }
 
     /** Records how the connection ended, exactly once, and tells everyone who counts. */
@@ -315,13 +386,6 @@ abstract class RelayBase implements Connection, Runnable {
                     id, Addresses.format(clientAddress), Addresses.format(localAddress), quoteIfSpaced(route.label()),
                     Addresses.format(route.backend()), bytesFromClient(), bytesFromBackend(),
                     (endNanos - startNanos) / 1000, how.label(), retries);
-        }
-    }
-
-    /** Logs, at debug, why a side failed. */
-    final void logFailure(String side, Throwable cause) {
-        if (cause != null && log.isDebugEnabled()) {
-            log.debug("conn {}: {} side failed: {}", id, side, cause.toString());
         }
     }
 
@@ -367,6 +431,16 @@ abstract class RelayBase implements Connection, Runnable {
     @Override
     public final Route route() {
         return route;
+    }
+
+    @Override
+    public final long bytesFromClient() {
+        return clientSide.bytes;
+    }
+
+    @Override
+    public final long bytesFromBackend() {
+        return backendSide.bytes;
     }
 
     @Override

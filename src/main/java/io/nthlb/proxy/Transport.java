@@ -224,7 +224,7 @@ public enum Transport {
 
     /**
      * Whether connections are relayed by {@link EpollRelay} on sockets registered with the event loop directly,
-     * rather than by {@link Relay} on Netty channels.
+     * rather than by {@link ChannelRelay} on Netty channels.
      */
     boolean relaysDirectly() {
         return false;

@@ -31,28 +31,28 @@ import java.net.InetSocketAddress;
  * error or unexpected close on one side resets the other (SO_LINGER 0), so a client never takes a broken
  * response for a complete one.
  */
-final class Relay extends RelayBase implements ChannelFutureListener {
+final class ChannelRelay extends RelayBase implements ChannelFutureListener {
 
     private final Channel client;
-    final Side clientSide;
-    /** The side of the backend being connected to or relayed with; a new one for each backend tried. */
-    private Side backendSide;
+    final SideHandler clientHandler;
+    /** The handler of the backend being connected to or relayed with; a new one for each backend tried. */
+    private SideHandler backendHandler;
     /** What goes to the backend before the client's bytes (see RelayBase.backendPreface), or {@code null}. */
     private byte[] preface;
     /** How many of the client's bytes {@link #preface} holds: those that came with its PROXY header. */
     private long prefaceClientBytes;
     private Channel backend;
 
-    Relay(ProxyServer server, long id, Channel client) {
+    ChannelRelay(ProxyServer server, long id, Channel client) {
         super(server, id, client.eventLoop(), (InetSocketAddress) client.remoteAddress(),
                 (InetSocketAddress) client.localAddress(),
                 client.parent() == null ? (InetSocketAddress) client.localAddress()
                         : (InetSocketAddress) client.parent().localAddress());
         this.client = client;
-        this.clientSide = new Side(Direction.CLIENT_TO_BACKEND);
-        this.backendSide = new Side(Direction.BACKEND_TO_CLIENT);
-        clientSide.peer = backendSide;
-        backendSide.peer = clientSide;
+        this.clientHandler = new SideHandler(clientSide);
+        this.backendHandler = new SideHandler(backendSide);
+        clientHandler.peer = backendHandler;
+        backendHandler.peer = clientHandler;
     }
 
     /** Routes the accepted connection and starts connecting to its backend, or resets it when none. */
@@ -70,12 +70,12 @@ final class Relay extends RelayBase implements ChannelFutureListener {
 
     private void connect(InetSocketAddress target) {
         // Wrapped anew for each backend tried: the byte array outlives the buffer a failed attempt released.
-        backendSide.preface = preface == null ? null : Unpooled.wrappedBuffer(preface);
+        backendHandler.preface = preface == null ? null : Unpooled.wrappedBuffer(preface);
         InetSocketAddress source = server.options().clientAddressing().transparent() ? clientAddress
                 : server.sourceFor(target);
         ChannelFuture connect;
         try {
-            connect = server.connectBackend(client.eventLoop(), backendSide, target, source);
+            connect = server.connectBackend(client.eventLoop(), backendHandler, target, source);
         } catch (RuntimeException e) {
             // NIO opens the socket in the channel's constructor: out of descriptors, it throws here. Such a
             // local failure is never retried; anything else may be, as a failed connect would.
@@ -107,8 +107,7 @@ final class Relay extends RelayBase implements ChannelFutureListener {
             abort(client);
         } else if (upTo == 0) {
             // What followed the header is the client's: counted as such, relayed as the backend preface's tail.
-            clientSide.bytes += headerBytes.readableBytes();
-            clientSide.uncredited += headerBytes.readableBytes();
+            clientSide.read(headerBytes.readableBytes());
             start();
         } else {
             client.read();
@@ -131,13 +130,13 @@ final class Relay extends RelayBase implements ChannelFutureListener {
             return;
         }
         backendConnected();
-        if (clientSide.bytes != 0 || backendSide.prefaceQueued) {
-            // The preface was queued before connecting (see Side.channelRegistered), and what the client sent
-            // with an accepted PROXY header with it; the backend may speak first, so it goes now.
+        if (clientSide.bytes != 0 || backendHandler.prefaceQueued) {
+            // What was queued before the backend connected (the preface: see SideHandler.channelRegistered) goes
+            // now, as the backend may speak first.
             backend.flush();
         }
         if (clientSide.inputShutdown) {
-            backendSide.shutdownOutputAfterFlush();
+            backendHandler.shutdownOutputAfterFlush();
         }
         backend.config().setAutoRead(true);
         if (!clientSide.inputShutdown && backend.isWritable()) {
@@ -153,12 +152,13 @@ final class Relay extends RelayBase implements ChannelFutureListener {
             abort(client);
             return;
         }
-        // A handler that is not @Sharable goes into one pipeline only: the new channel gets a new side. Made
-        // before the failed channel closes, so that what its close fails (a queued preface) is a stale side's.
-        Side failed = backendSide;
-        backendSide = new Side(Direction.BACKEND_TO_CLIENT);
-        backendSide.peer = clientSide;
-        clientSide.peer = backendSide;
+        // A handler that is not @Sharable goes into one pipeline only: the new channel gets a new handler (the
+        // backend's Side, which counted nothing yet, stays). Made before the failed channel closes, so that what its
+        // close fails (a queued preface) is a stale handler's.
+        SideHandler failed = backendHandler;
+        backendHandler = new SideHandler(backendSide);
+        backendHandler.peer = clientHandler;
+        clientHandler.peer = backendHandler;
         abort(failed.channel);
         connect(next);
     }
@@ -181,28 +181,9 @@ final class Relay extends RelayBase implements ChannelFutureListener {
     }
 
     @Override
-    void creditAll() {
-        clientSide.credit();
-        backendSide.credit();
-    }
-
-    private void reset(Side failed, Throwable cause) {
-        if (ending != null || (failed != clientSide && failed != backendSide)) {
-            return; // or the side of a backend given up on, closing
-        }
-        logFailure(failed == clientSide ? "client" : "backend", cause);
-        end(failed == clientSide ? Ending.CLIENT_RESET : Ending.BACKEND_RESET);
-        abort(failed.peer.channel);
-        abort(failed.channel);
-    }
-
-    private void closeIfBothDirectionsEnded() {
-        if (ending == null && clientSide.inputShutdown && backendSide.outputShutdown
-                && backendSide.inputShutdown && clientSide.outputShutdown) {
-            end(Ending.CLOSED);
-            client.close();
-            backend.close();
-        }
+    void closeBoth() {
+        client.close();
+        backend.close();
     }
 
     /** Closes {@code channel} with SO_LINGER 0, so its peer sees a reset rather than a clean end. */
@@ -218,39 +199,26 @@ final class Relay extends RelayBase implements ChannelFutureListener {
         channel.close();
     }
 
-    @Override
-    public long bytesFromClient() {
-        return clientSide.bytes;
-    }
-
-    @Override
-    public long bytesFromBackend() {
-        return backendSide.bytes;
-    }
-
     /**
-     * The handler on one of the two channels: it reads that channel and writes what it reads to the peer.
-     * One class for both sides, so both directions behave the same by construction.
+     * The handler on one side's channel: it reads that channel and writes what it reads to the peer's. One class
+     * for both sides, so both directions behave the same by construction.
      */
-    final class Side extends ChannelInboundHandlerAdapter implements ChannelFutureListener {
-        /** The direction of the bytes this side reads. */
-        private final Direction reads;
+    final class SideHandler extends ChannelInboundHandlerAdapter implements ChannelFutureListener {
+        private final Side side;
         Channel channel;
-        Side peer;
-        /** Bytes read from this side's channel. */
-        long bytes;
-        long uncredited;
+        SideHandler peer;
         /** On the backend side: what goes out before any of the client's bytes (see RelayBase.backendPreface). */
         ByteBuf preface;
         boolean prefaceQueued;
-        /** This side's peer sent FIN: nothing more will be read here. */
-        boolean inputShutdown;
-        /** Our FIN went out on this side's channel, after everything the other side sent before its FIN. */
-        boolean outputShutdown;
         private boolean outputShutdownStarted;
 
-        Side(Direction reads) {
-            this.reads = reads;
+        SideHandler(Side side) {
+            this.side = side;
+        }
+
+        /** Whether this is the handler of the client or of the backend now used; not of one given up on. */
+        private boolean current() {
+            return this == clientHandler || this == backendHandler;
         }
 
         @Override
@@ -272,7 +240,7 @@ final class Relay extends RelayBase implements ChannelFutureListener {
 
         @Override
         public void channelActive(ChannelHandlerContext ctx) {
-            if (this != clientSide) {
+            if (this != clientHandler) {
                 return;
             }
             if (server.options().clientAddressing().acceptProxy()) {
@@ -285,7 +253,7 @@ final class Relay extends RelayBase implements ChannelFutureListener {
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            if (ending != null) {
+            if (ending != null || !current()) {
                 ReferenceCountUtil.release(msg);
                 return;
             }
@@ -294,9 +262,7 @@ final class Relay extends RelayBase implements ChannelFutureListener {
                 proxyHeaderRead(buf);
                 return;
             }
-            int n = buf.readableBytes();
-            bytes += n;
-            uncredited += n;
+            side.read(buf.readableBytes());
             // Written now, flushed once per read batch in channelReadComplete.
             Channel out = peer.channel;
             out.write(buf, out.voidPromise());
@@ -307,38 +273,29 @@ final class Relay extends RelayBase implements ChannelFutureListener {
                 out.flush();
                 if (!out.isWritable()) {
                     channel.config().setAutoRead(false);
-                    observer.readingPaused(reads);
+                    observer.readingPaused(side.reads);
                 }
             }
         }
 
         @Override
         public void channelReadComplete(ChannelHandlerContext ctx) {
-            if (ending != null) {
+            if (ending != null || !current()) {
                 return;
             }
             if (backendConnected) {
                 peer.channel.flush();
             }
-            if (uncredited != 0) {
+            if (side.uncredited != 0) {
                 lastActivityNanos = System.nanoTime();
-                credit();
-            }
-        }
-
-        /** Reports the bytes read since the last report. */
-        void credit() {
-            long n = uncredited;
-            if (n != 0) {
-                uncredited = 0;
-                Relay.this.credit(reads, n);
+                credit(side);
             }
         }
 
         /** This side drained below its low watermark: the other side may read again (see channelRead). */
         @Override
         public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-            if (backendConnected && ending == null && !peer.inputShutdown && channel.isWritable()
+            if (backendConnected && ending == null && current() && !side.peer.inputShutdown && channel.isWritable()
                     && !peer.channel.config().isAutoRead()) {
                 peer.channel.config().setAutoRead(true);
             }
@@ -347,14 +304,16 @@ final class Relay extends RelayBase implements ChannelFutureListener {
 
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-            if (evt == ChannelInputShutdownEvent.INSTANCE && awaitingHeader && ending == null) {
-                inputShutdown = true;
+            if (evt == ChannelInputShutdownEvent.INSTANCE && !current()) {
+                return;
+            } else if (evt == ChannelInputShutdownEvent.INSTANCE && awaitingHeader && ending == null) {
+                side.inputShutdown = true;
                 badProxyHeader("the client ended its output before its header was complete");
                 resetBoth();
             } else if (evt == ChannelInputShutdownEvent.INSTANCE) {
-                inputShutdown = true;
+                side.inputShutdown = true;
                 // Before the backend connects, the client's FIN waits: the connect listener passes it on.
-                if (ending == null && (this != clientSide || backendConnected)) {
+                if (ending == null && (this != clientHandler || backendConnected)) {
                     peer.shutdownOutputAfterFlush();
                 }
             } else if (evt != ChannelInputShutdownReadComplete.INSTANCE) {
@@ -378,45 +337,42 @@ final class Relay extends RelayBase implements ChannelFutureListener {
         /** The flush before the FIN completed, or Netty's shutdown of the output did. */
         @Override
         public void operationComplete(ChannelFuture future) {
-            if (ending != null) {
-                return;
+            if (ending != null || !current()) {
+                return; // or a write to a backend given up on, failed by its close
             }
             if (!future.isSuccess()) {
-                reset(this, future.cause());
+                reset(side, future.cause());
             } else if (!outputShutdownStarted) {
                 outputFlushed();
             } else {
-                outputEnded();
+                outputEnded(side);
             }
         }
 
         /** Everything written to this side has been flushed: send the FIN. */
         private void outputFlushed() {
             outputShutdownStarted = true;
-            if (inputShutdown) {
-                // This side had already sent its own FIN and everything it sent was read: the close that follows
-                // sends our FIN (a close with nothing unread is clean), and the shutdown(2) call is saved.
-                outputEnded();
-                return;
+            if (side.needsShutdownCall()) {
+                ((DuplexChannel) channel).shutdownOutput().addListener(this);
+            } else {
+                outputEnded(side);
             }
-            ((DuplexChannel) channel).shutdownOutput().addListener(this);
-        }
-
-        /** Our FIN is out on this side. */
-        private void outputEnded() {
-            outputShutdown = true;
-            closeIfBothDirectionsEnded();
         }
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            reset(this, cause);
+            if (current()) {
+                reset(side, cause);
+            }
         }
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
-            // Closed before both directions ended: to the other side that is a reset, never a clean end.
-            reset(this, null);
+            // Closed before both directions ended: to the other side that is a reset, never a clean end. A backend
+            // given up on closes as it should.
+            if (current()) {
+                reset(side, null);
+            }
         }
     }
 }
