@@ -6,9 +6,9 @@ import io.nthlb.rules.Cidr;
 import io.nthlb.rules.CommentMatch;
 import io.nthlb.rules.DnatTarget;
 import io.nthlb.rules.JumpTarget;
+import io.nthlb.rules.MarkTarget;
 import io.nthlb.rules.Match;
 import io.nthlb.rules.Origin;
-import io.nthlb.rules.PassiveTarget;
 import io.nthlb.rules.PortMatch;
 import io.nthlb.rules.PortRange;
 import io.nthlb.rules.ProtocolMatch;
@@ -157,7 +157,7 @@ public final class KubeProxyTable {
         }
         List<Chain> user = new ArrayList<>();
         user.add(new Chain("KUBE-MARK-MASQ", null, List.of(rule("KUBE-MARK-MASQ", AddressMatch.ANY, AddressMatch.ANY,
-                null, List.of(), new PassiveTarget("MARK", "--set-xmark 0x4000/0x4000", false)))));
+                null, List.of(), new MarkTarget(0x4000, 0x4000)))));
         List<Rule> serviceRules = new ArrayList<>();
         for (int s = 0; s < services; s++) {
             serviceRules.add(rule("KUBE-SERVICES", AddressMatch.ANY, host(clusterIp(s)), tcp,
