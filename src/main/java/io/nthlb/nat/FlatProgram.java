@@ -1,6 +1,5 @@
 package io.nthlb.nat;
 
-import java.lang.ref.Cleaner;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -15,7 +14,7 @@ import java.util.List;
  *
  * <p>The records are a copy of what {@link CompiledRule} holds; a rule whose matches do not fit a record (an nth
  * counter, multiport, several side effects) is tested by its {@link CompiledRule} itself, in the same order. The
- * packet counts are cells of a {@link PacketSlab} in record order, which each rule's {@link LiveCounters} sums.
+ * counters stay in each rule's {@link LiveCounters}, which a reload hands on to the next table.
  *
  * <p>A decision whose walk credited exactly the jumps that led to its deciding rule, in a chain that only one
  * rule jumps to (and so on up to PREROUTING), is the same every time for an ACCEPT or a fixed DNAT: such a
@@ -66,10 +65,8 @@ final class FlatProgram {
     static final int REWRITE = 5;
 
     final int[] code;
+    /** The rule of each record, for its counters, its decision and the matches that do not fit a record. */
     final CompiledRule[] rules;
-    /** The packet counts: cell {@code r} for record {@code r}, cell {@link #policyCell} for PREROUTING's policy. */
-    final PacketSlab slab;
-    final int policyCell;
     /**
      * The decision of a {@link #SAME} rule, once made, or {@code null}. Written by whichever thread makes it first (a
      * {@link Decision} is immutable, so a racing thread at worst makes an equal one).
@@ -117,12 +114,10 @@ final class FlatProgram {
         }
     }
 
-    private FlatProgram(int[] code, CompiledRule[] rules, PacketSlab slab, Decision[] decisions, int start,
-                        int startKeyed, Keyed[] keyed) {
+    private FlatProgram(int[] code, CompiledRule[] rules, Decision[] decisions, int start, int startKeyed,
+                        Keyed[] keyed) {
         this.code = code;
         this.rules = rules;
-        this.policyCell = rules.length;
-        this.slab = slab;
         this.decisions = decisions;
         this.start = start;
         this.startKeyed = startKeyed;
@@ -139,35 +134,13 @@ final class FlatProgram {
         Builder b = new Builder();
         b.emit(prerouting, true);
         int n = b.order.size();
-        b.slab.size(n + 1);
-        FlatProgram program = new FlatProgram(Arrays.copyOf(b.code, n * STRIDE), b.order.toArray(new CompiledRule[0]),
-                b.slab, new Decision[n], prerouting.firstRecord, prerouting.keyedId,
-                b.keyed.toArray(new Keyed[0]));
-        program.slab.own(program);
-        prerouting.policyCounters.attach(program.slab, program.policyCell);
-        b.counted.add(prerouting.policyCounters);
-        // Once the program is collected its slab can no longer move: fold it into the counters then, rather than
-        // at the next compile, so that the slab of the table a reload replaced is let go at the next GC.
-        CLEANER.register(program, new FoldWhenGone(b.counted));
-        return program;
-    }
-
-    private static final Cleaner CLEANER = Cleaner.create();
-
-    /** Folds the cells of a collected program's slab into the counters that sum them. Holds no program. */
-    private record FoldWhenGone(List<LiveCounters> counted) implements Runnable {
-        @Override
-        public void run() {
-            counted.forEach(LiveCounters::fold);
-        }
+        return new FlatProgram(Arrays.copyOf(b.code, n * STRIDE), b.order.toArray(new CompiledRule[0]),
+                new Decision[n], prerouting.firstRecord, prerouting.keyedId, b.keyed.toArray(new Keyed[0]));
     }
 
     private static final class Builder {
         final List<Keyed> keyed = new ArrayList<>();
         final List<CompiledRule> order = new ArrayList<>();
-        final PacketSlab slab = new PacketSlab();
-        /** Every counter with a cell in {@link #slab}. */
-        final List<LiveCounters> counted = new ArrayList<>();
         int[] code = new int[STRIDE * 64];
 
         /**
@@ -202,8 +175,6 @@ final class FlatProgram {
                 int r = order.size();
                 e.records[i] = r;
                 order.add(rule);
-                rule.counters.attach(slab, r);
-                counted.add(rule.counters);
                 if (code.length < (r + 1) * STRIDE) {
                     code = Arrays.copyOf(code, code.length * 2);
                 }

@@ -5,7 +5,6 @@ import io.nthlb.rules.CounterView;
 import io.nthlb.rules.Rule;
 import io.nthlb.rules.RuleError;
 import io.nthlb.rules.Ruleset;
-import java.lang.ref.Reference;
 import java.net.Inet4Address;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
@@ -17,7 +16,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.LongSupplier;
 
 /**
@@ -283,7 +281,6 @@ public final class NatTable {
         int[] code = p.code;
         Walk w = WALK.get();
         w.arrival.reset(network, clientIp, localIp);
-        long[] cells = p.slab.stripe(w.stripe);
         int credits = 0;
         int depth = 0;
         // The cursor in the current chain: the next record to try, its rule-by-rule link, or a candidate list.
@@ -318,8 +315,6 @@ public final class NatTable {
                 if (credits == w.credited.length) {
                     w.grow();
                 }
-                // Counted when the walk ends; reading the counter now brings its line in while the walk goes on.
-                w.seen[credits] = cells[PacketSlab.PAD + r];
                 w.credited[credits++] = r;
                 switch (flags >>> FlatProgram.ACTION_SHIFT) {
                     case FlatProgram.CONTINUE:
@@ -330,14 +325,13 @@ public final class NatTable {
                         // every time before, kept once made.
                         boolean same = credits == depth + 1 && (flags & FlatProgram.SAME) != 0;
                         Decision d = same ? p.decisions[r] : null;
-                        count(p, w, cells, credits);
+                        count(p, w.credited, credits);
                         if (d == null) {
                             d = decision(p.rules[r], w.credited, credits, clientIp, localIp, localPort);
                             if (same) {
                                 p.decisions[r] = d;
                             }
                         }
-                        Reference.reachabilityFence(p); // the slab's cells moved: see PacketSlab#gone
                         return d;
                     }
                     case FlatProgram.JUMP:
@@ -369,15 +363,9 @@ public final class NatTable {
             // nothing on the stack (PREROUTING itself, or a chain reached from it only by gotos), the policy.
             if (depth == 0) {
                 LiveCounters[] counters = counters(p, w.credited, credits, 1);
-                if (credits == w.credited.length) {
-                    w.grow();
-                }
-                w.seen[credits] = cells[PacketSlab.PAD + p.policyCell];
-                w.credited[credits] = p.policyCell;
-                count(p, w, cells, credits + 1);
-                Decision d = policy(prerouting, counters, credits);
-                Reference.reachabilityFence(p);
-                return d;
+                count(p, w.credited, credits);
+                prerouting.policyCounters.addPacket();
+                return policy(prerouting, counters, credits);
             }
             depth--;
             list = w.stackList[depth];
@@ -389,18 +377,10 @@ public final class NatTable {
         }
     }
 
-    /**
-     * Counts the credited records, each in the cell read when it was credited; when another thread moved that cell
-     * (it shares this thread's stripe), counts it anyway and moves this thread to another stripe.
-     */
-    private static void count(FlatProgram p, Walk w, long[] cells, int credits) {
-        int[] credited = w.credited;
-        long[] seen = w.seen;
+    /** Counts a packet for each credited record's rule, as the walk ends. */
+    private static void count(FlatProgram p, int[] credited, int credits) {
         for (int i = 0; i < credits; i++) {
-            if (!PacketSlab.add(cells, credited[i], seen[i])) {
-                PacketSlab.add(cells, credited[i]);
-                w.stripe = (w.stripe + 1) & (PacketSlab.STRIPES - 1);
-            }
+            p.rules[credited[i]].counters.addPacket();
         }
     }
 
@@ -444,7 +424,6 @@ public final class NatTable {
     }
 
     private static final ThreadLocal<Walk> WALK = ThreadLocal.withInitial(Walk::new);
-    private static final AtomicInteger STRIPE = new AtomicInteger();
 
     /**
      * One thread's scratch space for walks, so that a decision allocates nothing but, when it varies, itself: the
@@ -459,15 +438,10 @@ public final class NatTable {
         int[] stackPos = new int[8];
         int[] stackEnd = new int[8];
         int[] credited = new int[8];
-        /** The stripe this thread counts in: see {@link PacketSlab}. */
-        int stripe = STRIPE.getAndIncrement() & (PacketSlab.STRIPES - 1);
-        /** The slab cell of each credited record, as read when it was credited. */
-        long[] seen = new long[8];
         final Arrival arrival = new Arrival();
 
         void grow() {
             credited = Arrays.copyOf(credited, credited.length * 2);
-            seen = Arrays.copyOf(seen, seen.length * 2);
         }
 
         int[] list;

@@ -116,56 +116,21 @@ class NatTableReloadTest {
     }
 
     @Test
-    void countersSurviveManyReloadsWhileOldTablesAreCollected() throws InterruptedException {
+    void countersSurviveManyReloadsWhileOldTablesAreCollected() {
         NatTable table = NatTable.compile(seedBuilder().build());
         java.lang.ref.WeakReference<NatTable> first = new java.lang.ref.WeakReference<>(table);
         for (int reload = 0; reload < 50; reload++) {
             decide(table);
             table = NatTable.compile(seedBuilder().build(), table);
-            if (reload % 10 == 0) {
-                System.gc();
-                Thread.sleep(10);
-            }
         }
         decide(table);
         assertThat(table.counters("PREROUTING", 0).packets()).isEqualTo(26);
         assertThat(table.counters("PREROUTING", 1).packets()).isEqualTo(25);
         assertThat(table.policyCounters("PREROUTING").packets()).isZero();
-        // The cells of collected tables were folded: a counter does not grow with every reload.
-        assertThat(table.counters("PREROUTING", 0).generations()).isLessThan(15);
-        // Old tables are not kept alive by the counters they shared.
-        for (int i = 0; i < 20 && first.get() != null; i++) {
-            System.gc();
-            Thread.sleep(10);
-        }
-        assertThat(first.get()).isNull();
-        table = NatTable.compile(seedBuilder().build(), table);
-        for (int i = 0; i < 20 && table.counters("PREROUTING", 0).generations() > 3; i++) {
-            System.gc();
-            Thread.sleep(10);
-            table = NatTable.compile(seedBuilder().build(), table);
-        }
-        assertThat(table.counters("PREROUTING", 0).generations()).isLessThanOrEqualTo(3);
-        assertThat(table.counters("PREROUTING", 0).packets()).isEqualTo(26);
-        assertThat(table.counters("PREROUTING", 1).packets()).isEqualTo(25);
-    }
-
-    @Test
-    void anOldTablesCellsAreLetGoOnceItIsCollectedNotAtTheNextReload() {
-        NatTable before = NatTable.compile(seedBuilder().build());
-        decide(before);
-        NatTable after = NatTable.compile(seedBuilder().build(), before);
-        LiveCounters first = after.counters("PREROUTING", 0);
-        assertThat(first.slabs()).isEqualTo(2);
-
-        before = null; // the reload installed the new table: nothing refers to the old one any more
+        // Old tables are not kept alive by the counters they shared, nor by a thread's walks.
         Eventually.until(() -> {
             System.gc();
-            return first.slabs() == 1;
-        }, "the old table's slab let go", Duration.ofSeconds(10));
-        assertThat(first.packets()).isEqualTo(1);
-        decide(after);
-        assertThat(first.packets()).isEqualTo(1);
-        assertThat(after.counters("PREROUTING", 1).packets()).isEqualTo(1);
+            return first.get() == null;
+        }, "the first table collected", Duration.ofSeconds(10));
     }
 }

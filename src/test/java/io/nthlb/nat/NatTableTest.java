@@ -272,6 +272,38 @@ class NatTableTest {
     }
 
     @Test
+    void aChainTwoRulesJumpToCreditsTheJumpEachConnectionTook() {
+        NatTable table = NatTable.compile(table()
+                .append("PREROUTING", r -> r.dport(80).jump("SVC"))
+                .append("PREROUTING", r -> r.dport(81).jump("SVC"))
+                .append("SVC", r -> r.dnat("10.1.0.2:8080"))
+                .build());
+        // The same fixed DNAT each time, reached by two paths: the second decision is not the first one again.
+        table.decide(CLIENT, 40000, VIP, 80).addBytes(10);
+        table.decide(CLIENT, 40001, VIP, 81).addBytes(1);
+        table.decide(CLIENT, 40002, VIP, 81).addBytes(1);
+        assertThat(table.counters("PREROUTING", 0).bytes()).isEqualTo(10);
+        assertThat(table.counters("PREROUTING", 1).bytes()).isEqualTo(2);
+        assertThat(table.counters("SVC", 0).bytes()).isEqualTo(12);
+        assertThat(table.counters("PREROUTING", 1).packets()).isEqualTo(2);
+    }
+
+    @Test
+    void aDecisionOnOnePathAfterARuleWithoutTargetCreditsThatRuleToo() {
+        NatTable table = NatTable.compile(table()
+                .append("PREROUTING", r -> r.jump("SVC"))
+                .append("SVC", r -> r.sport(40001).comment("no target"))
+                .append("SVC", r -> r.dnat("10.1.0.2:8080"))
+                .build());
+        table.decide(CLIENT, 40000, VIP, 80).addBytes(10);
+        table.decide(CLIENT, 40001, VIP, 80).addBytes(1);
+        table.decide(CLIENT, 40000, VIP, 80).addBytes(10);
+        assertThat(table.counters("SVC", 0).bytes()).isEqualTo(1);
+        assertThat(table.counters("SVC", 1).bytes()).isEqualTo(21);
+        assertThat(table.counters("PREROUTING", 0).bytes()).isEqualTo(21);
+    }
+
+    @Test
     void addBytesOnAPolicyDecisionCreditsThePolicy() {
         NatTable table = NatTable.compile(seed());
         table.decide(CLIENT, 40000, VIP, 22).addBytes(77);
