@@ -47,7 +47,8 @@ final class CompiledRule {
     final Rule rule;
     /** 0-based position in its chain. */
     final int index;
-    final LiveCounters counters;
+    /** The previous table's when a reload keeps the rule; else made once the table is compiled (see NatTable). */
+    LiveCounters counters;
     final Action action;
     final String jumpChain;
     /** How a DNAT or REDIRECT rule picks its destination, or {@code null} when {@link #fixedDestination} is it. */
@@ -85,7 +86,7 @@ final class CompiledRule {
     CompiledRule(Rule rule, int index, CompiledRule previous, RecentLists recent) {
         this.rule = rule;
         this.index = index;
-        this.counters = previous != null ? previous.counters : new LiveCounters();
+        this.counters = previous != null ? previous.counters : null;
         AddressMatch source = rule.source() == null ? AddressMatch.ANY : rule.source();
         AddressMatch destination = rule.destination() == null ? AddressMatch.ANY : rule.destination();
         this.sourceAddress = source.network().address();

@@ -13,24 +13,28 @@ import java.util.concurrent.atomic.LongAdder;
  * that a reload keeps keeps this object, so that decisions the old table still makes while or after the new one
  * is compiled count too; it refers to no table, so that an old table is let go like any other garbage.
  *
- * <p>{@code pkts} is a field of this object, moved with an atomic add: a decision credits a few rules, and one
- * load fewer per rule is what a walk through a large table waits on. {@code bytes} is a {@link LongAdder}, as
- * every event-loop thread adds to it once per read batch.
+ * <p>A decision credits a few rules, and in a large table it waits on memory for each: so {@code pkts} is a
+ * field of this small object, moved with an atomic add, and a table allocates its rules' counters one after
+ * another in the order a walk meets them, so that those one decision credits share a cache line or two.
+ * {@code bytes} is a {@link LongAdder}, as every event-loop thread adds to it once per read batch; it is made at
+ * the first byte, so that it does not sit between the counters.
  */
 public final class LiveCounters {
 
     private static final VarHandle PACKETS;
+    private static final VarHandle BYTES;
 
     static {
         try {
             PACKETS = MethodHandles.lookup().findVarHandle(LiveCounters.class, "packets", long.class);
+            BYTES = MethodHandles.lookup().findVarHandle(LiveCounters.class, "bytes", LongAdder.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
     }
 
     private volatile long packets;
-    private final LongAdder bytes = new LongAdder();
+    private volatile LongAdder bytes;
 
     /** Connections that matched the rule (or fell off the chain, for a policy). */
     public long packets() {
@@ -39,7 +43,8 @@ public final class LiveCounters {
 
     /** Payload bytes relayed for those connections, both directions. */
     public long bytes() {
-        return bytes.sum();
+        LongAdder b = bytes;
+        return b == null ? 0 : b.sum();
     }
 
     void addPacket() {
@@ -47,7 +52,12 @@ public final class LiveCounters {
     }
 
     void addBytes(long n) {
-        bytes.add(n);
+        LongAdder b = bytes;
+        if (b == null) {
+            BYTES.compareAndSet(this, null, new LongAdder());
+            b = bytes;
+        }
+        b.add(n);
     }
 
     @Override

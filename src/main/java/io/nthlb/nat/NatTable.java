@@ -95,7 +95,15 @@ public final class NatTable {
         if (prerouting == null) {
             // A file without PREROUTING rules still has the built-in chain, with its default policy.
             CompiledChain before = previous == null ? null : previous.chains.get(DECIDING_CHAIN);
-            prerouting = new ChainBuild(new Chain(DECIDING_CHAIN, "ACCEPT", List.of()), before, recent).finish();
+            prerouting = new ChainBuild(new Chain(DECIDING_CHAIN, "ACCEPT", List.of()), before, recent, List.of())
+                    .finish();
+        }
+        // Made last and one after another, in the order the rules were compiled (the order a walk meets them), so
+        // that the counters one decision credits share a cache line or two.
+        for (CompiledRule rule : compiler.created) {
+            if (rule.counters == null) {
+                rule.counters = new LiveCounters();
+            }
         }
         for (CompiledChain chain : chains.values()) {
             for (CompiledRule rule : chain.rules) {
@@ -127,6 +135,8 @@ public final class NatTable {
         private final Map<String, CompiledChain> done = new HashMap<>();
         private final Set<String> started = new HashSet<>();
         private final ArrayDeque<ChainBuild> building = new ArrayDeque<>();
+        /** Every rule compiled, in the order compiled. */
+        final List<CompiledRule> created = new ArrayList<>();
 
         ChainCompiler(Map<String, Chain> byName, NatTable previous, RecentLists recent) {
             this.byName = byName;
@@ -164,7 +174,7 @@ public final class NatTable {
                 return false;
             }
             building.push(new ChainBuild(byName.get(name), previous == null ? null : previous.chains.get(name),
-                    recent));
+                    recent, created));
             return true;
         }
     }
@@ -177,11 +187,13 @@ public final class NatTable {
         private final CompiledRule[] compiled;
         private final CompiledChain result;
         private final RecentLists recent;
+        private final List<CompiledRule> created;
         private int next;
 
-        ChainBuild(Chain chain, CompiledChain before, RecentLists recent) {
+        ChainBuild(Chain chain, CompiledChain before, RecentLists recent, List<CompiledRule> created) {
             this.chain = chain;
             this.recent = recent;
+            this.created = created;
             if (before != null) {
                 for (CompiledRule old : before.rules) {
                     unchanged.computeIfAbsent(CompiledRule.withoutOrigin(old.rule), k -> new ArrayDeque<>()).add(old);
@@ -208,6 +220,7 @@ public final class NatTable {
                 previous = same == null ? null : same.poll();
             }
             compiled[next] = new CompiledRule(rule, next, previous, recent);
+            created.add(compiled[next]);
             return compiled[next++];
         }
 
