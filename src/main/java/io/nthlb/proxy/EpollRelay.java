@@ -35,7 +35,7 @@ import org.slf4j.LoggerFactory;
  * nothing read. A backend on this host has usually accepted by the time connect(2) returns (getpeername
  * tells), and then the client is read at once, so its first bytes go out in the same turn of the loop.
  *
- * <p>SideSocket-close passes through: end of input on one socket becomes {@code shutdown(SHUT_WR)} on the other
+ * <p>Half-close passes through: end of input on one socket becomes {@code shutdown(SHUT_WR)} on the other
  * once the bytes kept for it are written, and the pair closes when both directions have ended. A reset or
  * error on one socket closes the other with SO_LINGER 0, so its peer sees a reset too.
  */
