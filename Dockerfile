@@ -25,7 +25,8 @@ VOLUME ["/etc/nthlb"]
 # The ports are the ones the rules DNAT or REDIRECT (80 in the seed's rules); 9180 is the admin endpoint,
 # on the container's loopback unless --admin says otherwise.
 EXPOSE 80
-# /healthz answers 200 while nthlb serves; bash's /dev/tcp needs no HTTP client in the image.
+# /healthz answers 200 while nthlb serves and 503 when a data-plane event loop is stuck; bash's /dev/tcp
+# needs no HTTP client in the image.
 HEALTHCHECK --interval=10s --timeout=2s --start-period=10s --retries=3 \
     CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9180 && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 && head -1 <&3 | grep -q ' 200 '"]
 ENTRYPOINT ["/opt/nthlb/nthlb"]
