@@ -10,6 +10,10 @@
   wrk FILE                            parse a wrk output file: print "rps mbps p50_ms p99_ms"
   redis FILE                          parse redis-benchmark -q output: print "get_rps set_rps"
   iperf FILE                          parse iperf3 -J output: print "Mbit/s retransmits"
+  udpecho HOST:PORT...                answer every UDP datagram with itself, on each address (until killed)
+  udpload HOST PORT SECONDS kept N    N UDP flows kept, one datagram in flight each: print datagrams/s answered
+  udpload HOST PORT SECONDS new N SRC N flows in flight, each a new source port on SRC (1024 up, never twice):
+                                      one datagram and its answer, then the next flow; print new flows/s
   report RESULTS_DIR                  medians, ratios to HAProxy, REPORT table (markdown) and chart data
 """
 import asyncio
@@ -156,6 +160,88 @@ def iperf(path):
         print("- -")
 
 
+def udpecho(addresses):
+    """A UDP echo on each HOST:PORT, one thread each; a backend for the UDP figures, the same for every contender."""
+    import threading
+
+    def serve(host, port):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        s.bind((host, int(port)))
+        while True:
+            data, peer = s.recvfrom(65536)
+            s.sendto(data, peer)
+
+    threads = [threading.Thread(target=serve, args=a.rsplit(":", 1), daemon=True) for a in addresses]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+# The source ports a `udpload new` run uses: below Linux's ephemeral range, so no other socket holds one.
+FIRST_FLOW_PORT, LAST_FLOW_PORT = 1024, 32767
+
+
+def udpload(host, port, seconds, mode, n, src=None):
+    """kept: N connected sockets, each sending a 64-byte datagram again as soon as its answer arrives;
+    new: N in flight, each a new socket on SRC and the next unused source port, closed after its answer, so every
+    datagram is a new flow (a new conntrack entry, a new decision). A datagram unanswered for 1 s is lost and its
+    flow replaced. Prints the answers per second."""
+    import selectors
+    target = (host, int(port))
+    n = int(n)
+    sel = selectors.DefaultSelector()
+    payload = b"x" * 64
+    next_port = [FIRST_FLOW_PORT]
+
+    def open_flow():
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        if mode == "new":
+            if next_port[0] > LAST_FLOW_PORT:
+                s.close()
+                return None
+            s.bind((src, next_port[0]))
+            next_port[0] += 1
+        s.connect(target)
+        s.setblocking(False)
+        s.send(payload)
+        sel.register(s, selectors.EVENT_READ, time.monotonic())
+        return s
+
+    for _ in range(n):
+        open_flow()
+    answered = 0
+    t0 = time.monotonic()
+    deadline = t0 + float(seconds)
+    while time.monotonic() < deadline and sel.get_map():
+        now = time.monotonic()
+        for key, _ in sel.select(timeout=0.1):
+            s = key.fileobj
+            try:
+                s.recv(2048)
+            except OSError:
+                pass  # refused: counted as lost
+            else:
+                answered += 1
+            if mode == "new":
+                sel.unregister(s)
+                s.close()
+                open_flow()
+            else:
+                s.send(payload)
+                sel.modify(s, selectors.EVENT_READ, now)
+        for key in list(sel.get_map().values()):
+            if now - key.data > 1.0:
+                sel.unregister(key.fileobj)
+                key.fileobj.close()
+                open_flow()
+    elapsed = time.monotonic() - t0
+    for key in list(sel.get_map().values()):
+        key.fileobj.close()
+    print("%.0f" % (answered / elapsed))
+
+
 # Metrics: name, unit, True when higher is better.
 METRICS = [
     ("conn_per_s", "new connections/s (Connection: close, 50 conc.)", True),
@@ -178,6 +264,8 @@ METRICS = [
     ("idle_KiB_per_conn", "memory per idle connection, KiB (RSS growth / connections)", False),
     ("heap_KiB_per_conn", "live Java heap per idle connection, KiB (after a full GC; nthlb only)", False),
     ("startup_ms", "start-up: exec to first accepted connection, ms (median of 5)", False),
+    ("udp_datagrams_per_s", "UDP datagrams/s answered (64 flows kept, 64 B; HAProxy has no UDP)", True),
+    ("udp_new_flows_per_s", "UDP new flows/s (a datagram and its answer each, 64 in flight)", True),
 ]
 # "direct": the same client straight to the backend, for the real-client figures only.
 CONTENDERS = ["haproxy", "nthlb", "nginx-stream", "kernel-dnat", "direct"]
@@ -264,6 +352,10 @@ if __name__ == "__main__":
         redis(args[0])
     elif cmd == "iperf":
         iperf(args[0])
+    elif cmd == "udpecho":
+        udpecho(args)
+    elif cmd == "udpload":
+        udpload(*args)
     elif cmd == "report":
         report(*args)
     else:

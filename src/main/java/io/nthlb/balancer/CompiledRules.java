@@ -47,8 +47,8 @@ public record CompiledRules(NatTable table, List<String> errors, List<String> wa
         if (!table.listenErrors().isEmpty()) {
             return rejected(messages(table.listenErrors()), warnings);
         }
-        if (table.listenAddresses().isEmpty()) {
-            return rejected(List.of(file + ": no PREROUTING rule DNATs or REDIRECTs TCP traffic,"
+        if (table.listenAddresses().isEmpty() && table.udpListenAddresses().isEmpty()) {
+            return rejected(List.of(file + ": no PREROUTING rule DNATs or REDIRECTs TCP or UDP traffic,"
                     + " so there is nothing to listen on"), warnings);
         }
         return new CompiledRules(table, List.of(), warnings, read.ruleset().ruleCount());
@@ -64,9 +64,18 @@ public record CompiledRules(NatTable table, List<String> errors, List<String> wa
         return socketAddresses(table);
     }
 
+    /** Where the table needs UDP listeners, in the table's order. */
+    public List<InetSocketAddress> udpListenAddresses() {
+        return socketAddresses(table.udpListenAddresses());
+    }
+
     static List<InetSocketAddress> socketAddresses(NatTable table) {
+        return socketAddresses(table.listenAddresses());
+    }
+
+    static List<InetSocketAddress> socketAddresses(List<ListenAddress> listen) {
         List<InetSocketAddress> addresses = new ArrayList<>();
-        for (ListenAddress address : table.listenAddresses()) {
+        for (ListenAddress address : listen) {
             addresses.add(address.toSocketAddress());
         }
         return addresses;

@@ -9,10 +9,13 @@ import io.nthlb.proxy.ListenerSet;
 import io.nthlb.proxy.ProxyOptions;
 import io.nthlb.proxy.ProxyServer;
 import io.nthlb.proxy.RelayObserver;
+import io.nthlb.proxy.UdpOptions;
+import io.nthlb.proxy.UdpProxy;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
@@ -34,17 +37,21 @@ public final class LoadBalancer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(LoadBalancer.class);
 
     private final ProxyServer server;
+    private final UdpProxy udp;
     private volatile NatTable table;
     private final List<InetSocketAddress> bound;
+    private final List<InetSocketAddress> udpBound;
     private final int retries;
     /** {@code null} without health checks. */
     private final BackendHealth health;
 
-    private LoadBalancer(ProxyServer server, NatTable table, List<InetSocketAddress> bound, int retries,
-                         BackendHealth health) {
+    private LoadBalancer(ProxyServer server, UdpProxy udp, NatTable table, List<InetSocketAddress> bound,
+                         List<InetSocketAddress> udpBound, int retries, BackendHealth health) {
         this.server = server;
+        this.udp = udp;
         this.table = table;
         this.bound = bound;
+        this.udpBound = udpBound;
         this.retries = retries;
         this.health = health;
     }
@@ -55,20 +62,35 @@ public final class LoadBalancer implements AutoCloseable {
     }
 
     /**
+     * {@link #start(NatTable, ProxyOptions, FailoverOptions, UdpOptions, RelayObserver, RelayObserver)} with the
+     * kernel's UDP timeouts, and UDP flows heard by nobody.
+     */
+    public static LoadBalancer start(NatTable table, ProxyOptions options, FailoverOptions failover,
+                                     RelayObserver observer) {
+        return start(table, options, failover, UdpOptions.defaults(), observer, RelayObserver.NONE);
+    }
+
+    /**
      * Starts the event loops (and the health checks, when asked for) and opens a listener for each of the
-     * table's listen addresses; on failure nothing is left running.
+     * table's TCP and UDP listen addresses; on failure nothing is left running. {@code observer} hears TCP
+     * connections, {@code udpObserver} UDP flows.
      *
      * @throws ListenException when an address cannot be listened on; its message says what to do
      */
     public static LoadBalancer start(NatTable table, ProxyOptions options, FailoverOptions failover,
-                                     RelayObserver observer) {
+                                     UdpOptions udpOptions, RelayObserver observer, RelayObserver udpObserver) {
         BackendHealth health = failover.checksHealth()
                 ? BackendHealth.start(failover, options.connectTimeout(), table.backends()) : null;
         ProxyServer server = ProxyServer.start(options, new NatRouter(table, failover.retries(), health), observer);
+        UdpProxy udp = UdpProxy.start(server, udpOptions, NatRouter.udp(table), udpObserver);
         try {
             List<InetSocketAddress> bound = server.listen(CompiledRules.socketAddresses(table));
-            return new LoadBalancer(server, table, List.copyOf(bound), failover.retries(), health);
+            List<InetSocketAddress> udpAddresses = CompiledRules.socketAddresses(table.udpListenAddresses());
+            udp.listeners().reconcile(udpAddresses);
+            List<InetSocketAddress> udpBound = udpAddresses.stream().map(udp.listeners()::boundAddress).toList();
+            return new LoadBalancer(server, udp, table, List.copyOf(bound), udpBound, failover.retries(), health);
         } catch (RuntimeException e) {
+            udp.close();
             server.close();
             if (health != null) {
                 health.close();
@@ -85,6 +107,16 @@ public final class LoadBalancer implements AutoCloseable {
     /** Where the listeners were bound at start, in the table's order (a port 0 resolved to the kernel's choice). */
     public List<InetSocketAddress> listening() {
         return bound;
+    }
+
+    /** Where the UDP listeners were bound at start, in the table's order, as {@link #listening()}. */
+    public List<InetSocketAddress> udpListening() {
+        return udpBound;
+    }
+
+    /** The UDP side: its listeners and flows. */
+    public UdpProxy udp() {
+        return udp;
     }
 
     /** The proxy underneath, for what only it knows (its transport, its listeners). */
@@ -140,31 +172,46 @@ public final class LoadBalancer implements AutoCloseable {
         ListenerSet listeners = server.listeners();
         Set<InetSocketAddress> before = listeners.addresses();
         List<InetSocketAddress> wanted = compiled.listenAddresses();
+        Set<InetSocketAddress> udpBefore = udp.listeners().addresses();
+        List<InetSocketAddress> udpWanted = compiled.udpListenAddresses();
         // Two reconciles with the switch between them: a new listener must not accept for the old table, and a
         // closing one not for the new. The first only adds, and undoes its own opens when one fails.
-        Set<InetSocketAddress> both = new LinkedHashSet<>(before);
-        both.addAll(wanted);
         try {
-            listeners.reconcile(both);
+            listeners.reconcile(union(before, wanted));
         } catch (ListenException e) {
+            return ReloadOutcome.failed(e.getMessage());
+        }
+        try {
+            udp.listeners().reconcile(union(udpBefore, udpWanted));
+        } catch (ListenException e) {
+            listeners.reconcile(before);
             return ReloadOutcome.failed(e.getMessage());
         }
         install(compiled.table());
         listeners.reconcile(wanted);
+        // UDP flows of the listeners kept go on with the backends they were given, as conntrack entries outlive
+        // the rules that made them.
+        udp.listeners().reconcile(udpWanted);
 
         StringBuilder summary = new StringBuilder("reloaded ").append(file).append(": ").append(compiled.rules())
                 .append(compiled.rules() == 1 ? " rule" : " rules");
-        List<InetSocketAddress> opened = new ArrayList<>(wanted);
-        opened.removeAll(before);
+        List<String> opened = new ArrayList<>(labels("", wanted, before));
+        opened.addAll(labels("udp ", udpWanted, udpBefore));
         if (!opened.isEmpty()) {
-            summary.append("; opened ").append(labels(opened));
+            summary.append("; opened ").append(String.join(" ", opened));
         }
-        List<InetSocketAddress> closed = new ArrayList<>(before);
-        closed.removeAll(wanted);
+        List<String> closed = new ArrayList<>(labels("", before, wanted));
+        closed.addAll(labels("udp ", udpBefore, udpWanted));
         if (!closed.isEmpty()) {
-            summary.append("; closed ").append(labels(closed));
+            summary.append("; closed ").append(String.join(" ", closed));
         }
         return ReloadOutcome.applied(summary.toString());
+    }
+
+    private static Set<InetSocketAddress> union(Set<InetSocketAddress> before, List<InetSocketAddress> wanted) {
+        Set<InetSocketAddress> both = new LinkedHashSet<>(before);
+        both.addAll(wanted);
+        return both;
     }
 
     /** Makes {@code next} the table for new connections; open connections keep their backends. */
@@ -175,12 +222,19 @@ public final class LoadBalancer implements AutoCloseable {
         }
         table = next;
         server.setRouter(new NatRouter(next, retries, health));
+        udp.setRouter(NatRouter.udp(next));
     }
 
-    private static String labels(List<InetSocketAddress> addresses) {
+    /** The addresses of {@code these} not in {@code but}, each as {@code prefix} and the address. */
+    private static List<String> labels(String prefix, Collection<InetSocketAddress> these,
+                                       Collection<InetSocketAddress> but) {
         List<String> labels = new ArrayList<>();
-        addresses.forEach(address -> labels.add(Addresses.format(address)));
-        return String.join(" ", labels);
+        for (InetSocketAddress address : these) {
+            if (!but.contains(address)) {
+                labels.add(prefix + Addresses.format(address));
+            }
+        }
+        return labels;
     }
 
     /**
@@ -191,6 +245,8 @@ public final class LoadBalancer implements AutoCloseable {
     public int drain(Duration timeout) {
         int open = server.openConnections();
         log.info("draining: not accepting; waiting up to {} for {} open connection(s)", timeout, open);
+        // A UDP flow has no end to wait for: its listeners and flows stop at once.
+        udp.close();
         int cut = server.drain(timeout);
         closeHealth();
         log.info("drained{}", cut == 0 ? "" : ", " + cut + " connection(s) reset at the drain timeout");
@@ -199,6 +255,7 @@ public final class LoadBalancer implements AutoCloseable {
 
     @Override
     public void close() {
+        udp.close();
         server.close();
         closeHealth();
     }

@@ -48,11 +48,24 @@ final class NatRouter implements Router {
         this.health = health;
     }
 
+    /**
+     * Routes each new UDP flow the way the table decides it, and credits the flow's bytes to the rules the decision
+     * moved. No retries and no health checks: a flow has no connect that could fail.
+     */
+    static Router udp(NatTable table) {
+        return (client, local) -> isIpv4(client, local)
+                ? new DecisionRoute(table.decideUdp(client, local, KernelNetwork.host())) : Route.none("not IPv4");
+    }
+
+    /** iptables' nat table is IPv4 only; an IPv6 connection has no rule, as with ip6tables empty. */
+    private static boolean isIpv4(InetSocketAddress client, InetSocketAddress local) {
+        return client.getAddress() instanceof java.net.Inet4Address
+                && local.getAddress() instanceof java.net.Inet4Address;
+    }
+
     @Override
     public Route route(InetSocketAddress client, InetSocketAddress local) {
-        if (!(client.getAddress() instanceof java.net.Inet4Address)
-                || !(local.getAddress() instanceof java.net.Inet4Address)) {
-            // iptables' nat table is IPv4 only; an IPv6 connection has no rule, as with ip6tables empty.
+        if (!isIpv4(client, local)) {
             return Route.none("not IPv4");
         }
         if (retries == 0 && health == null) {

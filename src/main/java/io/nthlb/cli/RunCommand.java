@@ -4,6 +4,7 @@ import io.nthlb.admin.AdminAddress;
 import io.nthlb.admin.AdminPlane;
 import io.nthlb.admin.PrometheusMetrics;
 import io.nthlb.admin.PrometheusRelayObserver;
+import io.nthlb.admin.PrometheusUdpObserver;
 import io.nthlb.balancer.CompiledRules;
 import io.nthlb.balancer.LoadBalancer;
 import io.nthlb.balancer.ReloadOutcome;
@@ -15,6 +16,7 @@ import io.nthlb.proxy.ListenException;
 import io.nthlb.proxy.ProxyOptions;
 import io.nthlb.proxy.Transport;
 import io.nthlb.proxy.TransparentProbe;
+import io.nthlb.proxy.UdpOptions;
 import io.nthlb.proxy.UnavailableTransportException;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -37,8 +39,8 @@ import picocli.CommandLine.Spec;
 
 /** {@code nthlb run FILE}: listen where the file's nat rules send traffic and relay each new connection. */
 @Command(name = "run", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Listen where FILE's nat rules send TCP traffic, send each new connection where the kernel's"
-                + " rules would, and relay its bytes both ways until both sides are done.",
+        description = {"Listen where FILE's nat rules send TCP and UDP traffic, send each new connection (and each new"
+                + " UDP flow) where the kernel's rules would, and relay its bytes both ways until both sides are done.",
                 "SIGTERM or SIGINT stops accepting and drains open connections; a second one exits at once."},
         exitCodeListHeading = "%nExit status:%n",
         exitCodeList = {"0:stopped by SIGTERM or SIGINT after draining",
@@ -94,6 +96,29 @@ public final class RunCommand implements Callable<Integer> {
                     + " (default: ${DEFAULT-VALUE})")
     Duration drainTimeout;
 
+    @Option(names = "--udp-timeout", paramLabel = "DURATION", defaultValue = "30s",
+            converter = DurationConverter.class,
+            description = "forget a UDP flow that has had no reply after this long without a datagram"
+                    + " (default: ${DEFAULT-VALUE}, nf_conntrack_udp_timeout)")
+    Duration udpTimeout;
+
+    @Option(names = "--udp-stream-timeout", paramLabel = "DURATION", defaultValue = "120s",
+            converter = DurationConverter.class,
+            description = "forget an answered UDP flow after this long without a datagram"
+                    + " (default: ${DEFAULT-VALUE}, nf_conntrack_udp_timeout_stream)")
+    Duration udpStreamTimeout;
+
+    @Option(names = "--udp-max-flows", paramLabel = "N",
+            description = "the most UDP flows kept at once; a datagram that would start another is dropped"
+                    + " (default: half the file-descriptor limit, at least 1024)")
+    Integer udpMaxFlows;
+
+    /** How UDP flows are kept. */
+    UdpOptions toUdpOptions() {
+        UdpOptions o = UdpOptions.defaults().withTimeout(udpTimeout).withStreamTimeout(udpStreamTimeout);
+        return udpMaxFlows == null ? o : o.withMaxFlows(udpMaxFlows);
+    }
+
     /** Where a shutdown request comes from: the process's signals unless a test supplies its own. */
     ShutdownSignals signals;
     /** Where systemd hears about start-up, reloads and the stop: {@code $NOTIFY_SOCKET} unless a test sets it. */
@@ -123,10 +148,12 @@ public final class RunCommand implements Callable<Integer> {
         }
         ProxyOptions options;
         FailoverOptions failover;
+        UdpOptions udpOptions;
         try {
             options = dataPlane.toProxyOptions()
                     .withClientAddressing(clientAddress.toClientAddressing(rules.table().listenAddresses()));
             failover = new FailoverOptions(retries, healthCheck, healthFall, healthRise);
+            udpOptions = toUdpOptions();
         } catch (UnavailableTransportException | IllegalArgumentException e) {
             err.println("nthlb run: " + e.getMessage());
             err.flush();
@@ -149,7 +176,7 @@ public final class RunCommand implements Callable<Integer> {
             return 2;
         }
         try {
-            return listenAndServe(err, rules, options, failover, adminAddress,
+            return listenAndServe(err, rules, options, failover, udpOptions, adminAddress,
                     accessLog == null ? () -> 0 : accessLog::dropped);
         } finally {
             if (accessLog != null) {
@@ -159,7 +186,8 @@ public final class RunCommand implements Callable<Integer> {
     }
 
     private int listenAndServe(PrintWriter err, CompiledRules rules, ProxyOptions options, FailoverOptions failover,
-                               AdminAddress adminAddress, LongSupplier accessLinesDropped) throws InterruptedException {
+                               UdpOptions udpOptions, AdminAddress adminAddress, LongSupplier accessLinesDropped)
+            throws InterruptedException {
         // No logging type in this method's signature: picocli reads every method of the command to build the
         // command line, which loads the classes they name, and check or --version would load Logback too.
         // Not a static field: picocli creates every subcommand to build the command line, and a static logger
@@ -171,13 +199,16 @@ public final class RunCommand implements Callable<Integer> {
         // Caught before listening, so a signal that arrives during start-up still drains.
         ShutdownSignals signals = this.signals != null ? this.signals : ShutdownSignals.install();
         LoadBalancer balancer;
+        PrometheusUdpObserver udpMetrics = new PrometheusUdpObserver(metrics);
         try {
-            balancer = LoadBalancer.start(rules.table(), options, failover, new PrometheusRelayObserver(metrics));
+            balancer = LoadBalancer.start(rules.table(), options, failover, udpOptions,
+                    new PrometheusRelayObserver(metrics), udpMetrics);
         } catch (ListenException e) {
             err.println("nthlb run: " + e.getMessage());
             err.flush();
             return 2;
         }
+        udpMetrics.watch(balancer.udp());
         log.info("{} rule(s) from {}; transport {}, {} event-loop thread(s), at most {} connection(s) at once",
                 rules.rules(), file, options.transport().label(), options.threads(), balancer.server().maxConnections());
         TimeWaitCheck.check(rules.table().ruleset(), options.sources().size()).ifPresent(log::warn);

@@ -29,8 +29,9 @@ import picocli.CommandLine.Spec;
  * where each one goes, without opening a socket.
  */
 @Command(name = "simulate", mixinStandardHelpOptions = true,
-        description = "Send N new connections through the rules, as the kernel would, and print where each goes:"
-                + " the backend's IP:PORT, or the policy (ACCEPT) when no rule NATs it.",
+        description = "Send N new connections (or UDP flows, with --proto udp) through the rules, as the kernel"
+                + " would, and print where each goes: the backend's IP:PORT, or the policy (ACCEPT) when no rule NATs"
+                + " it.",
         exitCodeListHeading = "%nExit status:%n",
         exitCodeList = {"0:simulated", "2:bad arguments, or a rules file with errors (printed as FILE:LINE: message)"})
 public final class SimulateCommand implements Callable<Integer> {
@@ -73,6 +74,14 @@ public final class SimulateCommand implements Callable<Integer> {
                     + " lands on one is decided again, as a new connection, and its line names the backends skipped.")
     List<Endpoint> down = new ArrayList<>();
 
+    @Option(names = {"--proto", "-p"}, paramLabel = "PROTO", defaultValue = "tcp",
+            description = "tcp or udp (default: ${DEFAULT-VALUE}). With udp each connection is a new UDP flow (a new"
+                    + " source port, as conntrack counts them), and only rules that match UDP decide it.")
+    String protocol;
+
+    @Option(names = "--udp", description = "Short for --proto udp.")
+    boolean udp;
+
     @Option(names = "--seed", paramLabel = "S",
             description = "Seed for -m statistic --mode random and DNAT --random, for a reproducible run.")
     Long seed;
@@ -81,6 +90,15 @@ public final class SimulateCommand implements Callable<Integer> {
     public Integer call() {
         if (connections < 0) {
             throw new CommandLine.ParameterException(spec.commandLine(), "-n: " + connections + " (expected: >= 0)");
+        }
+        boolean udpFlows = udp || protocol.equalsIgnoreCase("udp");
+        if (!udpFlows && !protocol.equalsIgnoreCase("tcp")) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--proto: " + protocol + " (expected: tcp or udp)");
+        }
+        if (udpFlows && !down.isEmpty()) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--down: health checks and retries are for TCP connections; UDP flows are not failed over");
         }
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
@@ -112,8 +130,10 @@ public final class SimulateCommand implements Callable<Integer> {
         int firstPort = client.port() >= 0 ? client.port() : DEFAULT_SOURCE_PORT;
         HostNetwork network = HostNetwork.simulated(inInterface == null ? "" : inInterface, destination.address(),
                 !destinationNotLocal);
-        for (String line : simulate(table, network, client.address(), firstPort, destination, connections,
-                downBackends)) {
+        List<String> lines = udpFlows
+                ? simulateUdp(table, network, client.address(), firstPort, destination, connections)
+                : simulate(table, network, client.address(), firstPort, destination, connections, downBackends);
+        for (String line : lines) {
             out.println(line);
         }
         out.flush();
@@ -150,9 +170,27 @@ public final class SimulateCommand implements Callable<Integer> {
                 line += " (skipped " + String.join(" ", skipped) + ", down)";
             }
             lines.add(line);
-            port = port >= LAST_EPHEMERAL_PORT || port >= 65535 ? DEFAULT_SOURCE_PORT : port + 1;
+            port = nextPort(port);
         }
         return lines;
+    }
+
+    /** One line per new UDP flow, as {@link #simulate(NatTable, HostNetwork, int, int, Endpoint, int)} for connections. */
+    static List<String> simulateUdp(NatTable table, HostNetwork network, int clientIp, int firstPort,
+                                    Endpoint destination, int flows) {
+        List<String> lines = new ArrayList<>(flows);
+        int port = firstPort;
+        for (int i = 0; i < flows; i++) {
+            Decision decision = table.decideUdp(clientIp, port, destination.address(), destination.port(), network);
+            lines.add(decision.isNat() ? Addresses.format(decision.destination()) : decision.verdict());
+            port = nextPort(port);
+        }
+        return lines;
+    }
+
+    /** The next source port a client would use: up by one, wrapping to the start of the ephemeral range. */
+    private static int nextPort(int port) {
+        return port >= LAST_EPHEMERAL_PORT || port >= 65535 ? DEFAULT_SOURCE_PORT : port + 1;
     }
 
 }

@@ -58,7 +58,7 @@ final class CompiledRule {
     /** The nth counters by match position ({@code null} where the match is not nth, or for no nth), for reload. */
     final AtomicLong[] nthCounters;
 
-    /** False when the rule can never match a TCP connection with mark 0 before any side effect. */
+    /** False when the rule can never match a connection of its protocol with mark 0 before any side effect. */
     final boolean canMatch;
     private final int sourceAddress;
     private final int sourceMask;
@@ -83,7 +83,13 @@ final class CompiledRule {
     /** The chain a JUMP or GOTO goes to, resolved once every chain exists. */
     CompiledChain jumpTo;
 
-    CompiledRule(Rule rule, int index, CompiledRule previous, RecentLists recent) {
+    /**
+     * @param previous the rule whose counters and nth positions this one carries on, or {@code null}
+     * @param protocol the IP protocol of the connections this copy decides ({@link ProtocolMatch#TCP} or
+     *                 {@link ProtocolMatch#UDP}): a {@code -p} that excludes it makes the rule never match
+     * @param recent   the table's {@code -m recent} lists, shared by every copy of the table's rules
+     */
+    CompiledRule(Rule rule, int index, CompiledRule previous, int protocol, RecentLists recent) {
         this.rule = rule;
         this.index = index;
         this.counters = previous != null ? previous.counters : null;
@@ -95,8 +101,7 @@ final class CompiledRule {
         this.destinationAddress = destination.network().address();
         this.destinationMask = Cidr.mask(destination.network().prefixLength());
         this.destinationInverted = destination.inverted();
-        ProtocolMatch protocol = rule.protocol();
-        boolean live = protocol == null || protocol.matches(ProtocolMatch.TCP);
+        boolean live = rule.protocol() == null || rule.protocol().matches(protocol);
         this.in = rule.in();
         // A packet in PREROUTING has no outgoing interface yet: -o tests the empty name, the same every time.
         live &= rule.out() == null || rule.out().matches("");

@@ -7,7 +7,7 @@ import java.net.InetSocketAddress;
  * An address and port nthlb listens on to receive connections that the nat table rewrites.
  *
  * @param address the IPv4 address as a big-endian int, or {@link #WILDCARD} for every local address
- * @param port    the TCP port
+ * @param port    the TCP or UDP port
  */
 public record ListenAddress(int address, int port) implements Comparable<ListenAddress> {
 

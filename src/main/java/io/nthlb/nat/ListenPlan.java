@@ -82,10 +82,15 @@ public final class ListenPlan {
         return backends;
     }
 
-    /** Derives the plan from the PREROUTING chain of {@code rules} and the chains it reaches. */
+    /** Derives the TCP plan from the PREROUTING chain of {@code rules} and the chains it reaches. */
     public static ListenPlan of(Ruleset rules) {
+        return of(rules, ProtocolMatch.TCP);
+    }
+
+    /** Derives the plan for {@code protocol} ({@link ProtocolMatch#TCP} or {@link ProtocolMatch#UDP}). */
+    public static ListenPlan of(Ruleset rules, int protocol) {
         Map<String, Chain> chains = rules.byName();
-        Walk walk = new Walk(chains);
+        Walk walk = new Walk(chains, protocol);
         Chain prerouting = chains.get(NatTable.DECIDING_CHAIN);
         if (prerouting != null) {
             walk.walk(prerouting);
@@ -108,6 +113,7 @@ public final class ListenPlan {
     /** The depth-first walk over the rule paths; the path's constraints are stacks, pushed and popped per rule. */
     private static final class Walk {
         final Map<String, Chain> chains;
+        final int protocol;
         final Set<ListenAddress> found = new HashSet<>();
         final Set<RuleError> errors = new LinkedHashSet<>();
         final Set<InetSocketAddress> backends = new LinkedHashSet<>();
@@ -125,8 +131,9 @@ public final class ListenPlan {
          */
         final Set<List<Object>> entered = new HashSet<>();
 
-        Walk(Map<String, Chain> chains) {
+        Walk(Map<String, Chain> chains, int protocol) {
             this.chains = chains;
+            this.protocol = protocol;
         }
 
         /**
@@ -154,7 +161,7 @@ public final class ListenPlan {
                 Rule rule = rules.get(i);
                 Target target = rule.target();
                 boolean rewrites = target instanceof DnatTarget || target instanceof RedirectTarget;
-                if (!(rewrites || target instanceof JumpTarget) || !canMatchTcp(rule)) {
+                if (!(rewrites || target instanceof JumpTarget) || !canMatch(rule, protocol)) {
                     continue;
                 }
                 List<PortRange> rulePorts = step.ports;
@@ -300,9 +307,9 @@ public final class ListenPlan {
         return rule.target() instanceof DnatTarget ? "DNAT" : "REDIRECT";
     }
 
-    /** Whether the parts of a rule that never change can hold for a TCP connection with mark 0. */
-    private static boolean canMatchTcp(Rule rule) {
-        if (rule.protocol() != null && !rule.protocol().matches(ProtocolMatch.TCP)) {
+    /** Whether the parts of a rule that never change can hold for a connection of {@code protocol} with mark 0. */
+    private static boolean canMatch(Rule rule, int protocol) {
+        if (rule.protocol() != null && !rule.protocol().matches(protocol)) {
             return false;
         }
         for (Match match : rule.matches()) {

@@ -2,6 +2,7 @@ package io.nthlb.nat;
 
 import io.nthlb.rules.Chain;
 import io.nthlb.rules.CounterView;
+import io.nthlb.rules.ProtocolMatch;
 import io.nthlb.rules.Rule;
 import io.nthlb.rules.RuleError;
 import io.nthlb.rules.Ruleset;
@@ -10,9 +11,11 @@ import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -35,22 +38,41 @@ public final class NatTable {
     public static final String DECIDING_CHAIN = "PREROUTING";
 
     private final Ruleset ruleset;
-    private final Map<String, CompiledChain> chains;
-    private final CompiledChain prerouting;
     private final RandomSource random;
     private final ListenPlan listenPlan;
-    private final FlatProgram program;
+    private final ListenPlan udpListenPlan;
     private final RecentLists recent;
+    /** The chains as a TCP connection is decided by them; their counters are the table's. */
+    private final Protocol tcp;
+    /**
+     * The chains as a UDP flow is decided by them, sharing every counter (and the recent lists) with {@link #tcp}:
+     * compiled with the table when it has UDP listeners, else on first use (by {@code simulate --proto udp}).
+     */
+    private volatile Protocol udp;
 
-    private NatTable(Ruleset ruleset, Map<String, CompiledChain> chains, CompiledChain prerouting,
-                     RandomSource random, RecentLists recent) {
+    /** The chains compiled for one IP protocol, and the program a walk for that protocol runs. */
+    private static final class Protocol {
+        final Map<String, CompiledChain> chains;
+        final CompiledChain prerouting;
+        final FlatProgram program;
+
+        Protocol(Map<String, CompiledChain> chains, CompiledChain prerouting) {
+            this.chains = chains;
+            this.prerouting = prerouting;
+            this.program = FlatProgram.of(prerouting);
+        }
+    }
+
+    private NatTable(Ruleset ruleset, Protocol tcp, RandomSource random, RecentLists recent) {
         this.ruleset = ruleset;
         this.recent = recent;
-        this.chains = chains;
-        this.prerouting = prerouting;
+        this.tcp = tcp;
         this.random = random;
-        this.listenPlan = ListenPlan.of(ruleset);
-        this.program = FlatProgram.of(prerouting);
+        this.listenPlan = ListenPlan.of(ruleset, ProtocolMatch.TCP);
+        this.udpListenPlan = ListenPlan.of(ruleset, ProtocolMatch.UDP);
+        if (!udpListenPlan.addresses().isEmpty()) {
+            this.udp = compileProtocol(ruleset, tcp, ProtocolMatch.UDP, recent);
+        }
     }
 
     /** Compiles a table with fresh counters and a thread-local random source. */
@@ -84,7 +106,18 @@ public final class NatTable {
      */
     public static NatTable compile(Ruleset rules, NatTable previous, RandomSource random, LongSupplier clock) {
         RecentLists recent = RecentLists.of(rules, previous == null ? null : previous.recent, clock);
-        ChainCompiler compiler = new ChainCompiler(rules.byName(), previous, recent);
+        Protocol tcp = compileProtocol(rules, previous == null ? null : previous.tcp, ProtocolMatch.TCP, recent);
+        return new NatTable(rules, tcp, random, recent);
+    }
+
+    /**
+     * Compiles the chains as a connection of {@code protocol} is decided by them. A rule unchanged from
+     * {@code previous} keeps its counters: for a reload, the chains of the table before; for UDP, the TCP chains
+     * of the same table, since a rule counts (and an nth rule takes its turn for) TCP and UDP alike.
+     */
+    private static Protocol compileProtocol(Ruleset rules, Protocol previous, int protocol, RecentLists recent) {
+        ChainCompiler compiler = new ChainCompiler(rules.byName(), previous == null ? null : previous.chains, protocol,
+                recent);
         // PREROUTING first, so that everything a walk reaches is allocated in the order it is reached.
         compiler.compile(DECIDING_CHAIN);
         Map<String, CompiledChain> chains = new LinkedHashMap<>();
@@ -94,9 +127,9 @@ public final class NatTable {
         CompiledChain prerouting = chains.get(DECIDING_CHAIN);
         if (prerouting == null) {
             // A file without PREROUTING rules still has the built-in chain, with its default policy.
-            CompiledChain before = previous == null ? null : previous.chains.get(DECIDING_CHAIN);
-            prerouting = new ChainBuild(new Chain(DECIDING_CHAIN, "ACCEPT", List.of()), before, recent, List.of())
-                    .finish();
+            CompiledChain before = previous == null ? null : previous.prerouting;
+            prerouting = new ChainBuild(new Chain(DECIDING_CHAIN, "ACCEPT", List.of()), before, protocol, recent,
+                    List.of()).finish();
         }
         // Made last and one after another, in the order the rules were compiled (the order a walk meets them), so
         // that the counters one decision credits share a cache line or two.
@@ -120,7 +153,7 @@ public final class NatTable {
             }
         }
         checkNoLoops(chains.values());
-        return new NatTable(rules, chains, prerouting, random, recent);
+        return new Protocol(chains, prerouting);
     }
 
     /**
@@ -130,7 +163,8 @@ public final class NatTable {
      */
     private static final class ChainCompiler {
         private final Map<String, Chain> byName;
-        private final NatTable previous;
+        private final Map<String, CompiledChain> previous;
+        private final int protocol;
         private final RecentLists recent;
         private final Map<String, CompiledChain> done = new HashMap<>();
         private final Set<String> started = new HashSet<>();
@@ -138,9 +172,11 @@ public final class NatTable {
         /** Every rule compiled, in the order compiled. */
         final List<CompiledRule> created = new ArrayList<>();
 
-        ChainCompiler(Map<String, Chain> byName, NatTable previous, RecentLists recent) {
+        ChainCompiler(Map<String, Chain> byName, Map<String, CompiledChain> previous, int protocol,
+                      RecentLists recent) {
             this.byName = byName;
             this.previous = previous;
+            this.protocol = protocol;
             this.recent = recent;
         }
 
@@ -173,7 +209,7 @@ public final class NatTable {
             if (!byName.containsKey(name) || !started.add(name)) {
                 return false;
             }
-            building.push(new ChainBuild(byName.get(name), previous == null ? null : previous.chains.get(name),
+            building.push(new ChainBuild(byName.get(name), previous == null ? null : previous.get(name), protocol,
                     recent, created));
             return true;
         }
@@ -186,12 +222,14 @@ public final class NatTable {
         private final Map<Rule, ArrayDeque<CompiledRule>> unchanged = new HashMap<>();
         private final CompiledRule[] compiled;
         private final CompiledChain result;
+        private final int protocol;
         private final RecentLists recent;
         private final List<CompiledRule> created;
         private int next;
 
-        ChainBuild(Chain chain, CompiledChain before, RecentLists recent, List<CompiledRule> created) {
+        ChainBuild(Chain chain, CompiledChain before, int protocol, RecentLists recent, List<CompiledRule> created) {
             this.chain = chain;
+            this.protocol = protocol;
             this.recent = recent;
             this.created = created;
             if (before != null) {
@@ -219,7 +257,7 @@ public final class NatTable {
                 ArrayDeque<CompiledRule> same = unchanged.get(CompiledRule.withoutOrigin(rule));
                 previous = same == null ? null : same.poll();
             }
-            compiled[next] = new CompiledRule(rule, next, previous, recent);
+            compiled[next] = new CompiledRule(rule, next, previous, protocol, recent);
             created.add(compiled[next]);
             return compiled[next++];
         }
@@ -290,7 +328,41 @@ public final class NatTable {
      * {@code network} knows; {@code null} is the default of {@link #decide(int, int, int, int)}.
      */
     public Decision decide(int clientIp, int clientPort, int localIp, int localPort, HostNetwork network) {
-        FlatProgram p = program;
+        return walk(tcp, clientIp, clientPort, localIp, localPort, network);
+    }
+
+    /**
+     * Decides where a new UDP flow (conntrack's word: the first datagram from {@code clientIp:clientPort} to
+     * {@code localIp:localPort} with no entry yet) goes, as {@link #decide(int, int, int, int)} does a TCP
+     * connection: rules that cannot match UDP ({@code -p tcp}) are skipped, and the counters moved are the same
+     * counters TCP moves.
+     */
+    public Decision decideUdp(int clientIp, int clientPort, int localIp, int localPort) {
+        return decideUdp(clientIp, clientPort, localIp, localPort, null);
+    }
+
+    /** {@link #decideUdp(int, int, int, int)} for a flow whose arrival {@code network} knows, as for TCP. */
+    public Decision decideUdp(int clientIp, int clientPort, int localIp, int localPort, HostNetwork network) {
+        return walk(udp(), clientIp, clientPort, localIp, localPort, network);
+    }
+
+    private Protocol udp() {
+        Protocol u = udp;
+        if (u == null) {
+            synchronized (this) {
+                u = udp;
+                if (u == null) {
+                    u = compileProtocol(ruleset, tcp, ProtocolMatch.UDP, recent);
+                    udp = u;
+                }
+            }
+        }
+        return u;
+    }
+
+    private Decision walk(Protocol protocol, int clientIp, int clientPort, int localIp, int localPort,
+                          HostNetwork network) {
+        FlatProgram p = protocol.program;
         int[] code = p.code;
         Walk w = WALK.get();
         w.arrival.reset(network, clientIp, localIp);
@@ -340,7 +412,7 @@ public final class NatTable {
                         Decision d = same ? p.decisions[r] : null;
                         count(p, w.credited, credits);
                         if (d == null) {
-                            d = decision(p.rules[r], w.credited, credits, clientIp, localIp, localPort);
+                            d = decision(p, p.rules[r], w.credited, credits, clientIp, localIp, localPort);
                             if (same) {
                                 p.decisions[r] = d;
                             }
@@ -377,8 +449,8 @@ public final class NatTable {
             if (depth == 0) {
                 LiveCounters[] counters = counters(p, w.credited, credits, 1);
                 count(p, w.credited, credits);
-                prerouting.policyCounters.addPacket();
-                return policy(prerouting, counters, credits);
+                protocol.prerouting.policyCounters.addPacket();
+                return policy(protocol.prerouting, counters, credits);
             }
             depth--;
             list = w.stackList[depth];
@@ -420,9 +492,9 @@ public final class NatTable {
     }
 
     /** A decision made on the spot: a varying destination, or a path with more than the jumps to the rule. */
-    private Decision decision(CompiledRule rule, int[] credited, int credits, int clientIp, int localIp,
-                              int localPort) {
-        LiveCounters[] counters = counters(program, credited, credits, 0);
+    private Decision decision(FlatProgram p, CompiledRule rule, int[] credited, int credits, int clientIp,
+                              int localIp, int localPort) {
+        LiveCounters[] counters = counters(p, credited, credits, 0);
         return rule.action == CompiledRule.Action.ACCEPT
                 ? new Decision(null, "ACCEPT", rule, null, counters, credits)
                 : new Decision(rule.rewrite(clientIp, localIp, localPort, random), null, rule, null, counters, credits);
@@ -524,6 +596,11 @@ public final class NatTable {
         return decide(ipv4(client), client.getPort(), ipv4(local), local.getPort(), network);
     }
 
+    /** {@link #decideUdp(int, int, int, int, HostNetwork)} for socket addresses. */
+    public Decision decideUdp(InetSocketAddress client, InetSocketAddress local, HostNetwork network) {
+        return decideUdp(ipv4(client), client.getPort(), ipv4(local), local.getPort(), network);
+    }
+
     /**
      * An IPv4 socket address's address as a big-endian int, as {@link #decide(int, int, int, int)} takes it.
      *
@@ -587,7 +664,7 @@ public final class NatTable {
      * @throws IllegalArgumentException when the chain does not exist or is a user chain
      */
     public LiveCounters policyCounters(String chain) {
-        CompiledChain c = chain.equals(DECIDING_CHAIN) ? prerouting : chain(chain);
+        CompiledChain c = chain(chain);
         if (c.policyCounters == null) {
             throw new IllegalArgumentException("chain: " + chain + " (expected: a built-in chain)");
         }
@@ -595,9 +672,9 @@ public final class NatTable {
     }
 
     private CompiledChain chain(String name) {
-        CompiledChain c = name.equals(DECIDING_CHAIN) ? prerouting : chains.get(name);
+        CompiledChain c = name.equals(DECIDING_CHAIN) ? tcp.prerouting : tcp.chains.get(name);
         if (c == null) {
-            throw new IllegalArgumentException("chain: " + name + " (expected: one of " + chains.keySet() + ")");
+            throw new IllegalArgumentException("chain: " + name + " (expected: one of " + tcp.chains.keySet() + ")");
         }
         return c;
     }
@@ -615,16 +692,31 @@ public final class NatTable {
         return listenPlan.backends();
     }
 
-    /** DNAT or REDIRECT paths that a userspace listener cannot serve (no destination port, too many ports). */
+    /**
+     * DNAT or REDIRECT paths that a userspace listener cannot serve (no destination port, too many ports), TCP's
+     * and UDP's, in the order of the rules; a path that both protocols take (no {@code -p}) is named once.
+     */
     public List<RuleError> listenErrors() {
-        return listenPlan.errors();
+        Set<RuleError> unique = new LinkedHashSet<>(listenPlan.errors());
+        unique.addAll(udpListenPlan.errors());
+        List<RuleError> errors = new ArrayList<>(unique);
+        errors.sort(Comparator.comparingInt(e -> e.origin() == null ? 0 : e.origin().line()));
+        return List.copyOf(errors);
+    }
+
+    /**
+     * Where nthlb must listen for the UDP flows PREROUTING can DNAT or REDIRECT ({@code -p udp} paths), as
+     * {@link #listenAddresses()} for TCP.
+     */
+    public List<ListenAddress> udpListenAddresses() {
+        return udpListenPlan.addresses();
     }
 
     /** Every rule's and policy's counters, for debugging: {@code CHAIN:N [pkts:bytes]}. */
     @Override
     public String toString() {
         List<String> lines = new ArrayList<>();
-        for (CompiledChain chain : chains.values()) {
+        for (CompiledChain chain : tcp.chains.values()) {
             if (chain.policyCounters != null) {
                 lines.add(chain.policyLabel + " " + chain.policyCounters);
             }

@@ -29,7 +29,11 @@ public enum Ending {
     /** Neither side sent anything for the idle timeout; both were reset. */
     IDLE_TIMEOUT("idle-timeout"),
     /** Still open when the drain timeout ran out at shutdown; both were reset. */
-    DRAIN_TIMEOUT("drain-timeout");
+    DRAIN_TIMEOUT("drain-timeout"),
+    /** A UDP flow that carried nothing for its timeout (30 s one way, 120 s once answered): conntrack forgets it. */
+    UDP_TIMEOUT("udp-timeout"),
+    /** A UDP flow whose listener closed (shutdown, or a reload that no longer needs it). */
+    STOPPED("stopped");
 
     private final String label;
 
@@ -44,7 +48,7 @@ public enum Ending {
 
     /** Whether the client was sent a reset rather than a clean end. */
     public boolean resetsClient() {
-        return this != CLOSED && this != CLIENT_RESET;
+        return this != CLOSED && this != CLIENT_RESET && this != UDP_TIMEOUT && this != STOPPED;
     }
 
     @Override

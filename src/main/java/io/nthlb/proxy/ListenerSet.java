@@ -13,7 +13,9 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.unix.UnixChannelOption;
 import io.netty.util.concurrent.EventExecutor;
+import java.io.Closeable;
 import java.io.IOException;
+import java.net.DatagramSocket;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.util.ArrayList;
@@ -32,7 +34,8 @@ import org.slf4j.LoggerFactory;
  * The listening sockets, by the address they were asked for. With epoll and io_uring every address gets one
  * socket per event loop through SO_REUSEPORT, so the kernel spreads new connections over the loops; with NIO
  * one socket, whose connections are spread over the loops by Netty. Thread-safe: reload calls it from its
- * own thread.
+ * own thread. The TCP listeners are one set, the UDP ones ({@link UdpProxy}) another, made with their own
+ * {@link SocketOpener}.
  */
 public final class ListenerSet {
 
@@ -44,6 +47,19 @@ public final class ListenerSet {
     private final Map<InetSocketAddress, List<Listener>> open = new LinkedHashMap<>();
 
     private final ProxyServer server;
+    private final SocketOpener opener;
+    /** {@code ""} for TCP, {@code "udp "} for UDP: how the log names the listeners of this set. */
+    private final String kind;
+
+    /** Opens the sockets of one address: one per event loop, or one. */
+    interface SocketOpener {
+        /**
+         * @param portIsOurs whether a listener of this set is already on the port, so that a probe bind without
+         *                   SO_REUSEPORT would collide with it
+         * @throws ListenException saying why, with nothing left open
+         */
+        List<Listener> open(InetSocketAddress address, boolean portIsOurs);
+    }
 
     /** One listening socket. */
     interface Listener {
@@ -72,6 +88,18 @@ public final class ListenerSet {
         this.options = options;
         this.group = group;
         this.childHandler = childHandler;
+        this.opener = this::openTcp;
+        this.kind = "";
+    }
+
+    /** A set of listeners that {@code opener} opens (UDP's), named {@code kind} in the log. */
+    ListenerSet(ProxyOptions options, SocketOpener opener, String kind) {
+        this.server = null;
+        this.options = options;
+        this.group = null;
+        this.childHandler = null;
+        this.opener = opener;
+        this.kind = kind;
     }
 
     /** The addresses listened on now, as they were asked for (port 0 stays 0; see {@link #boundAddress}). */
@@ -104,13 +132,20 @@ public final class ListenerSet {
         if (open.containsKey(address)) {
             return;
         }
+        // When one of ours is on the port (a reload moving 10.0.1.200:80 to *:80 opens the new one before closing
+        // the old), a plain bind would collide with it.
+        List<Listener> channels = opener.open(address, listensOnPort(address.getPort()));
+        open.put(address, channels);
+        log.info("listening on {}{} ({}, {} socket{})", kind, Addresses.format(channels.get(0).localAddress()),
+                options.transport().label(), channels.size(), channels.size() == 1 ? "" : "s");
+    }
+
+    private List<Listener> openTcp(InetSocketAddress address, boolean portIsOurs) {
         List<Listener> channels = new ArrayList<>();
         try {
             if (options.transport().acceptsOnEveryEventLoop()) {
-                if (!listensOnPort(address.getPort())) {
-                    // When one of ours is on the port (a reload moving 10.0.1.200:80 to *:80 opens the new one
-                    // before closing the old), the plain bind would collide with it.
-                    refuseIfTaken(address);
+                if (!portIsOurs) {
+                    refuseIfTaken(address, false);
                 }
                 InetSocketAddress bindTo = address;
                 for (EventExecutor executor : group) {
@@ -128,9 +163,7 @@ public final class ListenerSet {
             channels.forEach(Listener::close);
             throw e;
         }
-        open.put(address, channels);
-        log.info("listening on {} ({}, {} socket{})", Addresses.format(channels.get(0).localAddress()),
-                options.transport().label(), channels.size(), channels.size() == 1 ? "" : "s");
+        return channels;
     }
 
     /** Closes the listener asked for as {@code address}; the connections it accepted go on. */
@@ -140,7 +173,7 @@ public final class ListenerSet {
             // The address as bound, as "listening on" gave it (io_uring binds a wildcard as [::]).
             String bound = Addresses.format(channels.get(0).localAddress());
             channels.forEach(Listener::close);
-            log.info("stopped listening on {}", bound);
+            log.info("stopped listening on {}{}", kind, bound);
         }
     }
 
@@ -208,19 +241,30 @@ public final class ListenerSet {
         return open.values().stream().anyMatch(c -> c.get(0).localAddress().getPort() == port);
     }
 
-    private static void refuseIfTaken(InetSocketAddress address) {
+    static void refuseIfTaken(InetSocketAddress address, boolean udp) {
         if (address.getPort() == 0) {
             return;
         }
-        try (Socket probe = new Socket()) {
-            probe.setReuseAddress(true); // a connection in TIME_WAIT does not make the port taken
-            probe.bind(address);
+        try (Closeable probe = udp ? new DatagramSocket(address) : bindTcp(address)) {
+            // bound: the port is free
         } catch (IOException e) {
             if (String.valueOf(e.getMessage()).contains("Address already in use")) {
                 throw ListenException.of(address, e);
             }
             // Anything else (not an address of this host, a privileged port) the bind that follows reports
             // with its own advice.
+        }
+    }
+
+    private static Socket bindTcp(InetSocketAddress address) throws IOException {
+        Socket probe = new Socket();
+        try {
+            probe.setReuseAddress(true); // a connection in TIME_WAIT does not make the port taken
+            probe.bind(address);
+            return probe;
+        } catch (IOException e) {
+            probe.close();
+            throw e;
         }
     }
 

@@ -24,7 +24,6 @@ import org.slf4j.LoggerFactory;
 abstract class RelayBase implements Connection, Runnable {
 
     private static final Logger log = LoggerFactory.getLogger(RelayBase.class);
-    private static final Logger accessLog = LoggerFactory.getLogger("nthlb.access");
 
     final ProxyServer server;
     final long id;
@@ -380,18 +379,7 @@ abstract class RelayBase implements Connection, Runnable {
             log.error("conn {}: an observer failed", id, e);
         }
         server.closed(this);
-        if (accessLog.isInfoEnabled()) {
-            accessLog.info("conn={} client={} vip={} rule={} backend={} from_client={} from_backend={} duration_us={} end={}"
-                            + " retries={}",
-                    id, Addresses.format(clientAddress), Addresses.format(localAddress), quoteIfSpaced(route.label()),
-                    Addresses.format(route.backend()), bytesFromClient(), bytesFromBackend(),
-                    (endNanos - startNanos) / 1000, how.label(), retries);
-        }
-    }
-
-    /** A label such as {@code PREROUTING policy ACCEPT} in quotes, so every access-log field is one word. */
-    private static String quoteIfSpaced(String label) {
-        return label.indexOf(' ') < 0 ? label : '"' + label + '"';
+        AccessLogLine.ended(this);
     }
 
     static Ending connectFailure(Throwable cause) {

@@ -6,14 +6,18 @@ import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollChannelOption;
+import io.netty.channel.epoll.EpollDatagramChannel;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.DatagramChannel;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.SocketProtocolFamily;
+import io.netty.channel.socket.nio.NioDatagramChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.channel.uring.IoUring;
 import io.netty.channel.uring.IoUringChannelOption;
+import io.netty.channel.uring.IoUringDatagramChannel;
 import io.netty.channel.uring.IoUringIoHandler;
 import io.netty.channel.uring.IoUringServerSocketChannel;
 import io.netty.channel.uring.IoUringSocketChannel;
@@ -63,6 +67,16 @@ public enum Transport {
         boolean relaysDirectly() {
             return true;
         }
+
+        @Override
+        DatagramChannel newDatagramChannel() {
+            return new EpollDatagramChannel(SocketProtocolFamily.INET);
+        }
+
+        @Override
+        ChannelOption<Boolean> originalDestinationOption() {
+            return EpollChannelOption.IP_RECVORIGDSTADDR;
+        }
     },
     NIO("nio") {
         @Override
@@ -102,6 +116,11 @@ public enum Transport {
         @Override
         ChannelOption<Boolean> transparentOption() {
             return null;
+        }
+
+        @Override
+        DatagramChannel newDatagramChannel() {
+            return new NioDatagramChannel(SocketProtocolFamily.INET);
         }
 
         @Override
@@ -152,6 +171,11 @@ public enum Transport {
         }
 
         @Override
+        DatagramChannel newDatagramChannel() {
+            return new IoUringDatagramChannel(SocketProtocolFamily.INET);
+        }
+
+        @Override
         boolean acceptsOnEveryEventLoop() {
             return true;
         }
@@ -196,6 +220,18 @@ public enum Transport {
     /** A new, unregistered channel for connecting to {@code target}, on a transport that relays through channels. */
     SocketChannel newSocketChannel(InetSocketAddress target) {
         throw new UnsupportedOperationException(label + " relays without Netty channels");
+    }
+
+    /** A new, unregistered IPv4 UDP channel: a UDP listener, or a flow's socket towards its backend. */
+    abstract DatagramChannel newDatagramChannel();
+
+    /**
+     * The channel option that makes a UDP socket report each datagram's destination address (IP_RECVORIGDSTADDR),
+     * which a wildcard listener needs to know the address the client wrote to, or {@code null} when the transport
+     * cannot set it.
+     */
+    ChannelOption<Boolean> originalDestinationOption() {
+        return null;
     }
 
     /** The channel option that sets IP_FREEBIND, or {@code null} when the transport cannot set it. */

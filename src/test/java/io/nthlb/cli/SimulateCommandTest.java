@@ -207,6 +207,32 @@ class SimulateCommandTest {
     }
 
     @Test
+    void udpFlowsAreDecidedByTheUdpRulesOnly(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("dns.rules");
+        java.nio.file.Files.writeString(file, ""
+                + "iptables -t nat -A PREROUTING -d 10.0.1.200 -p udp --dport 53 -m statistic --mode nth --every 2 --packet 0 -j DNAT --to-destination 172.16.1.201:53\n"
+                + "iptables -t nat -A PREROUTING -d 10.0.1.200 -p udp --dport 53 -j DNAT --to-destination 172.16.1.202:53\n"
+                + "iptables -t nat -A PREROUTING -d 10.0.1.200 -p tcp --dport 53 -j DNAT --to-destination 172.16.1.203:53\n");
+
+        Run udp = run("simulate", file.toString(), "--dst", "10.0.1.200:53", "--proto", "udp", "-n", "4");
+        Run udpShort = run("simulate", file.toString(), "--dst", "10.0.1.200:53", "--udp", "-n", "2");
+        Run tcp = run("simulate", file.toString(), "--dst", "10.0.1.200:53", "-n", "2");
+
+        assertThat(udp.exitCode()).isZero();
+        assertThat(udp.out().lines()).containsExactly(
+                "172.16.1.201:53", "172.16.1.202:53", "172.16.1.201:53", "172.16.1.202:53");
+        assertThat(udpShort.out().lines()).containsExactly("172.16.1.201:53", "172.16.1.202:53");
+        assertThat(tcp.out().lines()).containsExactly("172.16.1.203:53", "172.16.1.203:53");
+    }
+
+    @Test
+    void unknownProtocolIsAUsageError(@TempDir Path dir) {
+        Run run = run("simulate", dir.resolve("x.rules").toString(), "--dst", "10.0.1.1:80", "--proto", "sctp");
+        assertThat(run.exitCode()).isEqualTo(2);
+        assertThat(run.err()).contains("--proto: sctp (expected: tcp or udp)");
+    }
+
+    @Test
     void badRuleExitsTwoWithIptablesWordsAndTheLine(@TempDir Path dir) throws Exception {
         Path file = dir.resolve("bad.rules");
         java.nio.file.Files.writeString(file, "# one good rule, one bad\n"

@@ -114,7 +114,7 @@ final class RulesetBuilder {
             return this;
         }
 
-        /** {@code -p tcp -m tcp --dport P} (adds {@code -p tcp} when absent). */
+        /** {@code -p tcp -m tcp --dport P} (adds {@code -p tcp} when absent), or {@code -m udp} after {@link #udp()}. */
         RuleSpec dport(int port) {
             return dports(port, port, false);
         }
@@ -127,7 +127,7 @@ final class RulesetBuilder {
             if (protocol == null) {
                 tcp();
             }
-            matches.add(new PortMatch("tcp", PortRange.ALL, false, new PortRange(first, last), inverted));
+            matches.add(new PortMatch(module(), PortRange.ALL, false, new PortRange(first, last), inverted));
             return this;
         }
 
@@ -135,8 +135,13 @@ final class RulesetBuilder {
             if (protocol == null) {
                 tcp();
             }
-            matches.add(new PortMatch("tcp", PortRange.of(port), false, PortRange.ALL, false));
+            matches.add(new PortMatch(module(), PortRange.of(port), false, PortRange.ALL, false));
             return this;
+        }
+
+        /** The port match's module: {@code udp} after {@link #udp()}, else {@code tcp}. */
+        private String module() {
+            return protocol.number() == ProtocolMatch.UDP ? "udp" : "tcp";
         }
 
         RuleSpec multiportDports(int... ports) {
