@@ -63,18 +63,35 @@ public record Limits(int maxConnections, int maxPerClient, int maxRatePerClient)
      */
     public static int fromDescriptorLimit() {
         try (Stream<Path> open = Files.list(Path.of("/proc/self/fd"))) {
-            for (String line : Files.readAllLines(Path.of("/proc/self/limits"))) {
-                // "Max open files            20000                20000                files"
-                if (line.startsWith("Max open files")) {
-                    String soft = line.substring("Max open files".length()).trim().split("\\s+")[0];
-                    long limit = soft.equals("unlimited") ? Long.MAX_VALUE : Long.parseLong(soft);
-                    return fromDescriptorLimit(limit, open.count());
-                }
+            long limit = openFilesLimit(PROC_LIMITS);
+            if (limit > 0) {
+                return fromDescriptorLimit(limit, open.count());
             }
         } catch (IOException | RuntimeException e) {
             // Not Linux, or no /proc: nothing to derive a limit from.
         }
         return Integer.MAX_VALUE;
+    }
+
+    static final Path PROC_LIMITS = Path.of("/proc/self/limits");
+
+    /**
+     * The soft limit on open files as {@code limits} (the format of /proc/self/limits) gives it: {@link Long#MAX_VALUE}
+     * for unlimited, 0 when it cannot be read.
+     */
+    static long openFilesLimit(Path limits) {
+        try {
+            for (String line : Files.readAllLines(limits)) {
+                // "Max open files            20000                20000                files"
+                if (line.startsWith("Max open files")) {
+                    String soft = line.substring("Max open files".length()).trim().split("\\s+")[0];
+                    return soft.equals("unlimited") ? Long.MAX_VALUE : Long.parseLong(soft);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // Not Linux, or a format this does not know.
+        }
+        return 0;
     }
 
     static int fromDescriptorLimit(long limit, long open) {

@@ -1,8 +1,5 @@
 package io.nthlb.proxy;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
 
@@ -48,27 +45,7 @@ public record UdpOptions(Duration timeout, Duration streamTimeout, int maxFlows)
      * is left to TCP connections and listeners. At least 1024.
      */
     public static int defaultMaxFlows() {
-        return (int) Math.min(Integer.MAX_VALUE, Math.max(1024, openFilesLimit(PROC_LIMITS) / 2));
-    }
-
-    private static final Path PROC_LIMITS = Path.of("/proc/self/limits");
-
-    /**
-     * The soft limit on open files, from {@code /proc/self/limits}; 0 when it cannot be read. Read from the file
-     * rather than asked of the JVM's management beans, which would load JMX before the listeners open.
-     */
-    static long openFilesLimit(Path limits) {
-        try {
-            for (String line : Files.readAllLines(limits)) {
-                if (line.startsWith("Max open files")) {
-                    String soft = line.substring("Max open files".length()).trim().split("\\s+")[0];
-                    return soft.equals("unlimited") ? Integer.MAX_VALUE : Long.parseLong(soft);
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            // Not Linux, or a format this does not know: the floor applies.
-        }
-        return 0;
+        return (int) Math.min(Integer.MAX_VALUE, Math.max(1024, Limits.openFilesLimit(Limits.PROC_LIMITS) / 2));
     }
 
     public UdpOptions withTimeout(Duration d) {

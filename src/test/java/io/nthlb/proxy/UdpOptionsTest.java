@@ -20,8 +20,8 @@ class UdpOptionsTest {
                 Max open files            20000                524288               files
                 """);
 
-        assertThat(UdpOptions.openFilesLimit(limits)).isEqualTo(20000);
-        assertThat(UdpOptions.openFilesLimit(dir.resolve("none"))).isZero();
+        assertThat(Limits.openFilesLimit(limits)).isEqualTo(20000);
+        assertThat(Limits.openFilesLimit(dir.resolve("none"))).isZero();
         assertThat(UdpOptions.defaultMaxFlows()).isGreaterThanOrEqualTo(1024);
     }
 
