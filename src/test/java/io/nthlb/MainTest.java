@@ -8,6 +8,7 @@ import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -35,6 +36,41 @@ class MainTest {
             assertThat(cli.execute(subcommand, flag)).isZero();
             assertThat(out.toString()).startsWith("nthlb ");
         }
+    }
+
+    @Test
+    void buildsOnlyTheSubcommandItsFirstArgumentNames() {
+        assertThat(Main.commandLineFor(new String[] {"run", "x.rules"}).getSubcommands()).containsOnlyKeys("run");
+        assertThat(Main.commandLineFor(new String[] {"check"}).getSubcommands()).containsOnlyKeys("check");
+        assertThat(Main.commandLineFor(new String[] {"--version"}).getSubcommands()).isEmpty();
+        // Anything else is answered by the whole command line, which knows every name.
+        for (String[] args : new String[][] {{}, {"--help"}, {"-V", "run"}, {"rn"}, {"x.rules", "run"}}) {
+            assertThat(Main.commandLineFor(args).getSubcommands().keySet())
+                    .containsExactlyElementsOf(subcommands());
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("runArguments")
+    void aSubcommandBuiltAloneAnswersAsInTheWholeCommandLine(List<String> args) {
+        assertThat(answer(Main.commandLineFor(args.toArray(String[]::new)), args))
+                .isEqualTo(answer(Main.commandLine(), args));
+    }
+
+    static List<List<String>> runArguments() {
+        return List.of(List.of("run", "--help"), List.of("run", "-V"), List.of("run"),
+                List.of("run", "--no-such-option", "x.rules"), List.of("run", "--threads", "many", "x.rules"),
+                List.of("check", "--help"), List.of("generate-completion", "--help"),
+                List.of("rn", "x.rules"), List.of("--help"), List.of("--version"), List.of("-V"));
+    }
+
+    /** The exit status and everything written, as a user would see it. */
+    private static String answer(CommandLine cli, List<String> args) {
+        StringWriter out = new StringWriter();
+        cli.setOut(new PrintWriter(out, true));
+        cli.setErr(new PrintWriter(out, true));
+        int status = cli.execute(args.toArray(String[]::new));
+        return status + "\n" + out;
     }
 
     @Test

@@ -8,9 +8,9 @@ import java.time.Duration;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
- * The normal log's appender ({@code STDERR} in {@code logback.xml}): lines laid out by its {@code <layout>},
- * written to standard error by a thread of its own and dropped, counted, when standard error does not take
- * them, so that an event loop logging a warning never waits for a terminal or a pipe.
+ * The normal log's appender ({@code STDERR} in {@code logback.xml} and in {@link DefaultLogConfiguration}): lines
+ * laid out by its layout, written to standard error by a thread of its own and dropped, counted, when standard
+ * error does not take them, so that an event loop logging a warning never waits for a terminal or a pipe.
  */
 public final class StandardErrorAppender extends DroppingAppender {
 
@@ -36,6 +36,10 @@ public final class StandardErrorAppender extends DroppingAppender {
     /** Set by logback from the configuration's {@code <layout>}. */
     public void setLayout(Layout<ILoggingEvent> layout) {
         this.layout = layout;
+    }
+
+    Layout<ILoggingEvent> layout() {
+        return layout;
     }
 
     @Override

@@ -57,7 +57,9 @@ class ReleaseTarballIT {
 
         Result second = run(List.of(home.resolve("nthlb").toString(), "--version"),
                 Map.of("NTHLB_JAVA_OPTS", "-Xlog:class+load=info:stdout"));
-        assertThat(second.out).contains("io.nthlb.Main source: shared objects file (top)");
+        // picocli's classes too, which are compiled for Java 5 and which only a static archive holds on Java 17.
+        assertThat(second.out).contains("io.nthlb.Main source: shared objects file",
+                "picocli.CommandLine source: shared objects file");
     }
 
     @Test

@@ -16,8 +16,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * nthlb as its own process, with the JVM logging every class it loads: {@code run} opens its listeners before
- * it loads what the first connection does not need, and the commands that answer at once load no more than
- * they use.
+ * it loads what the first connection does not need, sets up its logging without parsing XML unless it is given
+ * a file, and the commands that answer at once load no more than they use.
  */
 class StartupClassLoadingTest {
 
@@ -62,6 +62,43 @@ class StartupClassLoadingTest {
     }
 
     @Test
+    void runLogsToTheDroppingStandardErrorAppenderWithoutParsingXml() throws Exception {
+        int vip = FreePort.onLoopback();
+        Path log = dir.resolve("out.log");
+        Process nthlb = run(vip, log, List.of());
+        try {
+            String out = awaitText(log, "listening on 127.0.0.1:" + vip);
+            // conf/logback.xml's line, written by the appender that drops rather than waits.
+            String line = "\\d\\d:\\d\\d:\\d\\d\\.\\d{3} INFO  ListenerSet - listening on 127\\.0\\.0\\.1:" + vip;
+            assertThat(out).containsPattern(line)
+                    .contains("io.nthlb.log.StandardErrorAppender ")
+                    .doesNotContain("javax.xml.parsers.", "ch.qos.logback.classic.joran.JoranConfigurator ");
+        } finally {
+            stop(nthlb);
+        }
+    }
+
+    @Test
+    void runLogsAsTheConfigurationFileItIsGivenSays() throws Exception {
+        int vip = FreePort.onLoopback();
+        Path config = Files.writeString(dir.resolve("console.xml"), """
+                <configuration>
+                  <appender name="OUT" class="ch.qos.logback.core.ConsoleAppender">
+                    <encoder><pattern>custom %level %logger{0}: %msg%n</pattern></encoder>
+                  </appender>
+                  <root level="INFO"><appender-ref ref="OUT"/></root>
+                </configuration>
+                """);
+        Path log = dir.resolve("out.log");
+        Process nthlb = run(vip, log, List.of("-Dlogback.configurationFile=" + config));
+        try {
+            awaitText(log, "custom INFO ListenerSet: listening on 127.0.0.1:" + vip);
+        } finally {
+            stop(nthlb);
+        }
+    }
+
+    @Test
     void checkAndVersionDoNotConfigureLogging() throws Exception {
         for (List<String> command : List.of(List.of("check", "conf/seed.rules"), List.of("--version"),
                 List.of("simulate", "conf/seed.rules", "--dst", "10.0.1.200:80"))) {
@@ -74,6 +111,23 @@ class StartupClassLoadingTest {
             assertThat(nthlb.exitValue()).as("%s", command).isZero();
             assertThat(out).as("%s", command).contains("io.nthlb.Main ").doesNotContain("ch.qos.logback.");
         }
+    }
+
+    /** {@code nthlb run} on a rule for {@code vip}, the classes it loads and its log written to one file. */
+    private Process run(int vip, Path log, List<String> jvmFlags) throws IOException {
+        Path rules = dir.resolve("order.rules");
+        Files.writeString(rules, "iptables -t nat -A PREROUTING -d 127.0.0.1 -p tcp --dport " + vip
+                + " -j DNAT --to-destination 127.0.0.1:9\n");
+        List<String> argv = new ArrayList<>(List.of(java(), "-Xlog:class+load=info:stdout"));
+        argv.addAll(jvmFlags);
+        argv.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.nthlb.Main", "run", "--threads", "1",
+                "--admin", "127.0.0.1:0", rules.toString()));
+        return new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    }
+
+    private static void stop(Process nthlb) throws InterruptedException {
+        nthlb.destroyForcibly();
+        nthlb.waitFor(30, TimeUnit.SECONDS);
     }
 
     private static String java() {
