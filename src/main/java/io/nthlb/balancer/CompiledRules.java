@@ -26,12 +26,18 @@ public record CompiledRules(NatTable table, List<String> errors, List<String> wa
         warnings = List.copyOf(warnings);
     }
 
+    /** {@link #of(Path, NatTable, boolean)} for start-up: every rule starts from zero. */
+    public static CompiledRules of(Path file) {
+        return of(file, null, false);
+    }
+
     /**
-     * Reads and compiles {@code file}, against {@code running} when not {@code null} so that unchanged rules keep
-     * their counters and nth positions. Refuses errors in the file, jumps that cannot be compiled, rule paths no
-     * listener can serve, and a table with nothing to listen on.
+     * Reads and compiles {@code file}. With {@code running} (a reload), the new table takes over its
+     * {@code -m recent} lists and, when {@code keepCounters}, unchanged rules keep their counters and nth
+     * positions; otherwise every rule starts from zero, as with {@code iptables-restore}. Refuses errors in the
+     * file, jumps that cannot be compiled, rule paths no listener can serve, and a table with nothing to listen on.
      */
-    public static CompiledRules of(Path file, NatTable running) {
+    public static CompiledRules of(Path file, NatTable running, boolean keepCounters) {
         LoadResult read = RulesFile.load(file);
         List<String> warnings = messages(read.warnings());
         if (!read.ok()) {
@@ -39,7 +45,12 @@ public record CompiledRules(NatTable table, List<String> errors, List<String> wa
         }
         NatTable table;
         try {
-            table = NatTable.compile(read.ruleset(), running);
+            if (running == null) {
+                table = NatTable.compile(read.ruleset());
+            } else {
+                table = keepCounters ? NatTable.compile(read.ruleset(), running)
+                        : NatTable.reloadFresh(read.ruleset(), running);
+            }
         } catch (IllegalArgumentException e) {
             // NatTable names the rule (FILE:LINE: ...) that jumps nowhere or loops.
             return rejected(List.of(e.getMessage()), warnings);

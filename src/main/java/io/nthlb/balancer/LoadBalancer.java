@@ -44,6 +44,7 @@ public final class LoadBalancer implements AutoCloseable {
     private final int retries;
     /** {@code null} without health checks. */
     private final BackendHealth health;
+    private volatile boolean keepCountersOnReload;
 
     private LoadBalancer(ProxyServer server, UdpProxy udp, NatTable table, List<InetSocketAddress> bound,
                          List<InetSocketAddress> udpBound, int retries, BackendHealth health) {
@@ -134,6 +135,15 @@ public final class LoadBalancer implements AutoCloseable {
         return server.openConnections();
     }
 
+    /**
+     * Whether a reload lets unchanged rules keep their counters and nth positions (a departure from the kernel,
+     * asked for with {@code run --reload-keeps-counters}); by default every rule starts from zero, as
+     * {@code iptables-restore} starts them.
+     */
+    public void keepCountersOnReload(boolean keep) {
+        keepCountersOnReload = keep;
+    }
+
     /** The table new connections are decided by. */
     public NatTable table() {
         return table;
@@ -159,7 +169,7 @@ public final class LoadBalancer implements AutoCloseable {
     private ReloadOutcome apply(Path file) {
         CompiledRules compiled;
         try {
-            compiled = CompiledRules.of(file, table);
+            compiled = CompiledRules.of(file, table, keepCountersOnReload);
         } catch (RuntimeException e) {
             // A bug in compiling, not in the file: keep serving the old table and say so.
             log.error("compiling {} failed", file, e);

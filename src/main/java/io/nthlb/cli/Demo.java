@@ -55,7 +55,7 @@ public final class Demo implements AutoCloseable {
             Path file = Files.createTempFile("nthlb-demo", ".rules");
             try {
                 Files.writeString(file, text);
-                CompiledRules loaded = CompiledRules.of(file, null);
+                CompiledRules loaded = CompiledRules.of(file);
                 if (!loaded.ok()) {
                     throw new IllegalStateException("the demo's own rules do not parse: " + loaded.errors());
                 }

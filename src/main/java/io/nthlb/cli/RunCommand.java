@@ -96,6 +96,11 @@ public final class RunCommand implements Callable<Integer> {
                     + " (default: ${DEFAULT-VALUE})")
     Duration drainTimeout;
 
+    @Option(names = "--reload-keeps-counters",
+            description = "on reload, a rule that is unchanged keeps its counters and its nth position, so a cascade"
+                    + " goes on where it was (default: every rule starts from zero, as iptables-restore starts them)")
+    boolean reloadKeepsCounters;
+
     @Option(names = "--udp-timeout", paramLabel = "DURATION", defaultValue = "30s",
             converter = DurationConverter.class,
             description = "forget a UDP flow that has had no reply after this long without a datagram"
@@ -138,7 +143,7 @@ public final class RunCommand implements Callable<Integer> {
 
     private int serve() throws InterruptedException {
         PrintWriter err = spec.commandLine().getErr();
-        CompiledRules rules = CompiledRules.of(file, null);
+        CompiledRules rules = CompiledRules.of(file);
         // Printed as check prints them, so run and check say the same things about a file.
         rules.warnings().forEach(err::println);
         rules.errors().forEach(err::println);
@@ -209,6 +214,7 @@ public final class RunCommand implements Callable<Integer> {
             return 2;
         }
         udpMetrics.watch(balancer.udp());
+        balancer.keepCountersOnReload(reloadKeepsCounters);
         log.info("{} rule(s) from {}; transport {}, {} event-loop thread(s), at most {} connection(s) at once",
                 rules.rules(), file, options.transport().label(), options.threads(), balancer.server().maxConnections());
         TimeWaitCheck.check(rules.table().ruleset(), options.sources().size()).ifPresent(log::warn);

@@ -81,13 +81,25 @@ public final class NatTable {
     }
 
     /**
-     * Compiles a table for a reload: a rule of {@code rules} that is unchanged from {@code previous} (same
-     * chain, equal ignoring its origin, and the same position among its equals in that chain) keeps its
-     * counters and its nth position, and built-in chains keep their policy counters. The random source is
-     * the previous table's. {@code previous} may be {@code null}.
+     * Compiles a table for a reload that keeps counters: a rule of {@code rules} that is unchanged from
+     * {@code previous} (same chain, equal ignoring its origin, and the same position among its equals in that
+     * chain) keeps its counters and its nth position, and built-in chains keep their policy counters. The random
+     * source is the previous table's. {@code previous} may be {@code null}.
      */
     public static NatTable compile(Ruleset rules, NatTable previous) {
         return compile(rules, previous, previous == null ? RandomSource.threadLocal() : previous.random);
+    }
+
+    /**
+     * Compiles a table for a reload as {@code iptables-restore} loads one: every rule starts from zero counters
+     * and its first nth position, as the kernel starts every rule of a table it is given. What the kernel keeps
+     * across a table replacement is kept from {@code running}: the {@code -m recent} lists, by name, and the
+     * random source.
+     */
+    public static NatTable reloadFresh(Ruleset rules, NatTable running) {
+        RecentLists recent = RecentLists.of(rules, running.recent, System::nanoTime);
+        Protocol tcp = compileProtocol(rules, null, ProtocolMatch.TCP, recent);
+        return new NatTable(rules, tcp, running.random, recent);
     }
 
     /**

@@ -137,7 +137,23 @@ class AdminPlaneTest extends SeedOnLoopback {
     }
 
     @Test
-    void reloadOfTheSameRulesKeepsCountersAndTheNthRotation() throws Exception {
+    void reloadOfTheSameRulesStartsCountersAndTheNthRotationOverAsIptablesRestore() throws Exception {
+        assertThat(exchange(vipPort, "1")).startsWith("A:");
+        assertThat(exchange(vipPort, "2")).startsWith("B:");
+        assertThat(exchange(vipPort, "3")).startsWith("A:");
+
+        AdminClient.Response reload = nthlb.client().post("/reload");
+
+        assertThat(reload.status()).isEqualTo(200);
+        assertThat(exchange(vipPort, "4")).startsWith("A:");
+        PrometheusText metrics = scrape();
+        assertThat(metrics.sample("nthlb_rule_connections_total{chain=\"PREROUTING\",rule=\"1\"}")).isEqualTo(1.0);
+        assertThat(metrics.sample("nthlb_rule_connections_total{chain=\"PREROUTING\",rule=\"2\"}")).isEqualTo(0.0);
+    }
+
+    @Test
+    void withReloadKeepsCountersAReloadOfTheSameRulesKeepsCountersAndTheNthRotation() throws Exception {
+        nthlb.keepCountersOnReload();
         assertThat(exchange(vipPort, "1")).startsWith("A:");
         assertThat(exchange(vipPort, "2")).startsWith("B:");
         assertThat(exchange(vipPort, "3")).startsWith("A:");
@@ -146,7 +162,7 @@ class AdminPlaneTest extends SeedOnLoopback {
 
         assertThat(reload.status()).isEqualTo(200);
         assertThat(reload.body()).isEqualTo("reloaded " + nthlb.file + ": 2 rules\n");
-        // The kernel would restart the rotation at A; nthlb carries on where it was.
+        // The kernel would restart the rotation at A; asked to, nthlb carries on where it was.
         assertThat(exchange(vipPort, "4")).startsWith("B:");
         PrometheusText metrics = scrape();
         assertThat(metrics.sample("nthlb_rule_connections_total{chain=\"PREROUTING\",rule=\"1\"}")).isEqualTo(2.0);

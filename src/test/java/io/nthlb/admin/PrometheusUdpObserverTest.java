@@ -86,7 +86,7 @@ class PrometheusUdpObserverTest {
         Files.writeString(file, "iptables -t nat -A PREROUTING -d 127.0.0.1 -p udp --dport " + vip
                 + " -j DNAT --to-destination 127.0.0.1:" + backendPort + "\n");
         PrometheusUdpObserver observer = new PrometheusUdpObserver(metrics);
-        balancer = LoadBalancer.start(CompiledRules.of(file, null).table(),
+        balancer = LoadBalancer.start(CompiledRules.of(file).table(),
                 ProxyOptions.defaults(Transport.resolve(Transport.EPOLL)).withThreads(2), FailoverOptions.NONE, udp,
                 RelayObserver.NONE, observer);
         observer.watch(balancer.udp());

@@ -25,7 +25,7 @@ final class RunningNthlb implements AutoCloseable {
     RunningNthlb(Path dir, String rules) throws IOException {
         file = dir.resolve("test.rules");
         rewrite(rules);
-        CompiledRules compiled = CompiledRules.of(file, null);
+        CompiledRules compiled = CompiledRules.of(file);
         if (!compiled.ok()) {
             throw new IllegalArgumentException("bad test rules: " + compiled.errors());
         }
@@ -51,6 +51,11 @@ final class RunningNthlb implements AutoCloseable {
 
     AdminAddress adminAddress() {
         return admin.adminAddress();
+    }
+
+    /** As {@code run --reload-keeps-counters}: unchanged rules keep their counters and nth positions. */
+    void keepCountersOnReload() {
+        balancer.keepCountersOnReload(true);
     }
 
     /** The table new connections are decided by now. */

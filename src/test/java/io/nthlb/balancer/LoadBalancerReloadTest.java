@@ -91,10 +91,50 @@ class LoadBalancerReloadTest {
         }
     }
 
+    @Test
+    void byDefaultAReloadStartsTheNthRotationOverAsIptablesRestoreDoes() throws IOException {
+        int vip = FreePort.onLoopback();
+        Path file = start(seed(vip));
+        assertThat(backendOfNextConnection(vip)).isEqualTo("127.0.0.1:18201");
+
+        assertThat(balancer.reload(file).status()).isEqualTo(ReloadOutcome.Status.APPLIED);
+
+        assertThat(balancer.table().counters("PREROUTING", 0).packets()).isZero();
+        assertThat(backendOfNextConnection(vip)).isEqualTo("127.0.0.1:18201");
+        assertThat(backendOfNextConnection(vip)).isEqualTo("127.0.0.1:18202");
+    }
+
+    @Test
+    void withReloadKeepsCountersTheRotationGoesOnWhereItWas() throws IOException {
+        int vip = FreePort.onLoopback();
+        Path file = start(seed(vip));
+        balancer.keepCountersOnReload(true);
+        assertThat(backendOfNextConnection(vip)).isEqualTo("127.0.0.1:18201");
+
+        assertThat(balancer.reload(file).status()).isEqualTo(ReloadOutcome.Status.APPLIED);
+
+        assertThat(balancer.table().counters("PREROUTING", 0).packets()).isEqualTo(1);
+        assertThat(backendOfNextConnection(vip)).isEqualTo("127.0.0.1:18202");
+        assertThat(backendOfNextConnection(vip)).isEqualTo("127.0.0.1:18201");
+    }
+
+    /** Where the running table sends the next connection to the VIP (the decision alone; no backend is needed). */
+    private String backendOfNextConnection(int vip) {
+        return balancer.table().decide(0x7f000001, 40000, 0x7f000001, vip).destination().toString().replace("/", "");
+    }
+
+    /** The seed's two nth rules on a loopback VIP, to two backends that are never connected to. */
+    private static String seed(int vip) {
+        return "iptables -t nat -A PREROUTING -d 127.0.0.1 -p tcp --dport " + vip
+                + " -m statistic --mode nth --every 2 --packet 0 -j DNAT --to-destination 127.0.0.1:18201\n"
+                + "iptables -t nat -A PREROUTING -d 127.0.0.1 -p tcp --dport " + vip
+                + " -m statistic --mode nth --every 1 --packet 0 -j DNAT --to-destination 127.0.0.1:18202\n";
+    }
+
     private Path start(String rules) throws IOException {
         Path file = dir.resolve("r.rules");
         Files.writeString(file, rules);
-        CompiledRules compiled = CompiledRules.of(file, null);
+        CompiledRules compiled = CompiledRules.of(file);
         assertThat(compiled.errors()).isEmpty();
         balancer = LoadBalancer.start(compiled.table(),
                 ProxyOptions.defaults(Transport.resolve(Transport.EPOLL)).withThreads(1), RelayObserver.NONE);

@@ -193,7 +193,7 @@ class UdpBalancingTest {
             throws IOException {
         Path file = dir.resolve("udp.rules");
         Files.writeString(file, rules);
-        CompiledRules compiled = CompiledRules.of(file, null);
+        CompiledRules compiled = CompiledRules.of(file);
         assertThat(compiled.errors()).isEmpty();
         NatTable table = compiled.table();
         balancer = LoadBalancer.start(table, ProxyOptions.defaults(transport).withThreads(2),

@@ -14,6 +14,8 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -46,28 +48,45 @@ class RunAdminTest {
     }
 
     @Test
-    void listShowsFiveInBothRulesAfterTenConnectionsAndReloadKeepsThem() throws Exception {
+    void listShowsFiveInBothRulesAfterTenConnectionsAndAReloadStartsThemOver() throws Exception {
+        String[] lists = tenConnectionsThenReload();
+        assertThat(lists[0].lines().skip(2)).hasSize(2).allMatch(line -> line.startsWith("    5 "));
+        assertThat(lists[1].lines().skip(2)).as("as after iptables-restore").hasSize(2)
+                .allMatch(line -> line.startsWith("    0     0 "));
+    }
+
+    @Test
+    void withReloadKeepsCountersAReloadKeepsThem() throws Exception {
+        String[] lists = tenConnectionsThenReload("--reload-keeps-counters");
+        assertThat(lists[0].lines().skip(2)).hasSize(2).allMatch(line -> line.startsWith("    5 "));
+        assertThat(lists[1]).isEqualTo(lists[0]);
+    }
+
+    /** Runs the seed's rules, makes ten connections, reloads: {@code list PREROUTING} before and after. */
+    private String[] tenConnectionsThenReload(String... options) throws Exception {
         int vip = FreePort.onLoopback();
         String admin = "127.0.0.1:" + FreePort.onLoopback();
         Path file = dir.resolve("seed.rules");
         Files.writeString(file, Demo.rules(vip, b.address().getPort(), c.address().getPort()));
         RunCommand run = new RunCommand();
         run.signals = ShutdownSignals.manual();
+        List<String> args = new ArrayList<>(List.of("--threads", "2", "--admin", admin));
+        args.addAll(List.of(options));
+        args.add(file.toString());
         CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(
-                () -> new CommandLine(run).execute("--threads", "2", "--admin", admin, file.toString()));
+                () -> new CommandLine(run).execute(args.toArray(String[]::new)));
         run.started.get(30, TimeUnit.SECONDS);
 
         for (int i = 0; i < 10; i++) {
             RunCommandTest.httpGet(new InetSocketAddress(InetAddress.getLoopbackAddress(), vip));
         }
         String before = cli("list", "--admin", admin, "PREROUTING");
-        assertThat(before.lines().skip(2)).hasSize(2).allMatch(line -> line.startsWith("    5 "));
-
         assertThat(cli("reload", "--admin", admin)).isEqualTo("reloaded " + file + ": 2 rules\n");
-        assertThat(cli("list", "--admin", admin, "PREROUTING")).isEqualTo(before);
+        String after = cli("list", "--admin", admin, "PREROUTING");
 
         run.signals.received("SIGTERM");
         assertThat(exit.get(30, TimeUnit.SECONDS)).isZero();
+        return new String[] {before, after};
     }
 
     @Test

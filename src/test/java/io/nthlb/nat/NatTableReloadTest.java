@@ -4,12 +4,17 @@ import static io.nthlb.nat.RulesetBuilder.ip;
 import static io.nthlb.nat.RulesetBuilder.table;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.nthlb.rules.LoadResult;
 import io.nthlb.rules.Ruleset;
+import io.nthlb.rules.RulesParser;
 import io.nthlb.testing.Eventually;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
-/** {@link NatTable#compile(Ruleset, NatTable)}: what a reload keeps. */
+/**
+ * What a reload keeps: {@link NatTable#reloadFresh} as {@code iptables-restore} loads a table, and
+ * {@link NatTable#compile(Ruleset, NatTable)} for {@code --reload-keeps-counters}.
+ */
 class NatTableReloadTest {
 
     private static final int CLIENT = ip("192.168.0.10");
@@ -45,6 +50,40 @@ class NatTableReloadTest {
         assertThat(after.counters("PREROUTING", 2).packets()).isEqualTo(1);
         assertThat(after.policyCounters("PREROUTING").packets()).isEqualTo(1);
         assertThat(after.policyCounters("PREROUTING").bytes()).isEqualTo(5);
+    }
+
+    @Test
+    void aReloadAsIptablesRestoreStartsEveryRuleFromZeroAndItsFirstNthPosition() {
+        NatTable before = NatTable.compile(seedBuilder().build());
+        assertThat(decide(before)).isEqualTo("PREROUTING:1 -> 172.16.1.201:80");
+        before.decide(CLIENT, 40001, VIP, 81).addBytes(5);
+
+        NatTable after = NatTable.reloadFresh(seedBuilder().build(), before);
+
+        assertThat(after.counters("PREROUTING", 0).packets()).isZero();
+        assertThat(after.counters("PREROUTING", 1).packets()).isZero();
+        assertThat(after.policyCounters("PREROUTING").packets()).isZero();
+        assertThat(after.policyCounters("PREROUTING").bytes()).isZero();
+        // The cascade starts over: the first connection after the reload goes to the first backend again.
+        assertThat(decide(after)).isEqualTo("PREROUTING:1 -> 172.16.1.201:80");
+        assertThat(decide(after)).isEqualTo("PREROUTING:2 -> 172.16.1.202:80");
+        assertThat(before.counters("PREROUTING", 0).packets()).as("the old table's own counters").isEqualTo(1);
+    }
+
+    @Test
+    void aReloadAsIptablesRestoreKeepsTheRecentListsAsTheKernelDoes() {
+        LoadResult read = RulesParser.parse("seen.rules", """
+                iptables -t nat -A PREROUTING -p tcp -m recent --rcheck --seconds 60 --name L -j DNAT --to-destination 10.0.0.2
+                iptables -t nat -A PREROUTING -p tcp -m recent --set --name L -j DNAT --to-destination 10.0.0.1
+                """);
+        assertThat(read.errors()).isEmpty();
+        Ruleset seen = read.ruleset();
+        NatTable before = NatTable.compile(seen);
+        assertThat(decide(before)).isEqualTo("PREROUTING:2 -> 10.0.0.1:80");
+
+        NatTable after = NatTable.reloadFresh(seen, before);
+
+        assertThat(decide(after)).as("the client the old table put on list L").isEqualTo("PREROUTING:1 -> 10.0.0.2:80");
     }
 
     @Test
