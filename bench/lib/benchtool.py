@@ -267,8 +267,11 @@ METRICS = [
     ("udp_datagrams_per_s", "UDP datagrams/s answered (64 flows kept, 64 B; HAProxy has no UDP)", True),
     ("udp_new_flows_per_s", "UDP new flows/s (a datagram and its answer each, 64 in flight)", True),
 ]
-# "direct": the same client straight to the backend, for the real-client figures only.
-CONTENDERS = ["haproxy", "nthlb", "nginx-stream", "kernel-dnat", "direct"]
+# "direct": the same client straight to the backend, for the real-client figures only. nthlb+pp1 and
+# nthlb+pp2: nthlb with --send-proxy v1 or v2, in a run with BENCH_SEND_PROXY only.
+CONTENDERS = ["haproxy", "nthlb", "nthlb+pp1", "nthlb+pp2", "nginx-stream", "kernel-dnat", "direct"]
+# How much worse than plain nthlb the nthlb with --send-proxy may be on any figure (issue 12: within 5%).
+SEND_PROXY_TOLERANCE = 0.05
 
 
 def report(d, idle="10000"):
@@ -297,11 +300,11 @@ def report(d, idle="10000"):
                 v = med.get((c, m))
                 cells.append("%.3f" % (v / base) if v is not None else "NaN")
             f.write("%s %s\n" % (m, " ".join(cells)))
-    out = ["| metric | " + " | ".join(CONTENDERS) + " |", "|---" * (len(CONTENDERS) + 1) + "|"]
+    out = ["| metric | " + " | ".join(present) + " |", "|---" * (len(present) + 1) + "|"]
     for m, label, higher in METRICS:
         base = med.get(("haproxy", m))
         cells = []
-        for c in CONTENDERS:
+        for c in present:
             v = med.get((c, m))
             if v is None:
                 cells.append("n/a")
@@ -319,8 +322,7 @@ def report(d, idle="10000"):
     rounds = sorted({r["round"] for r in rows}, key=int)
     spread = []
     for m, label, higher in METRICS:
-        ratios = [by_round[(n, "nthlb", m)] / by_round[(n, "haproxy", m)] for n in rounds
-                  if by_round.get((n, "haproxy", m)) and (n, "nthlb", m) in by_round]
+        ratios = _paired(by_round, rounds, "nthlb", "haproxy", m)
         if len(ratios) > 1:
             better = sum(1 for x in ratios if (x >= 1 if higher else x <= 1))
             spread.append("| %s | %s | %.2f | %d of %d |" % (label, " ".join("%.2f" % x for x in ratios),
@@ -329,7 +331,37 @@ def report(d, idle="10000"):
         out += ["", "nthlb / HAProxy round by round (the same round's runs are seconds apart, so the median of these",
                 "ratios is the paired estimate: it is not moved by the machine getting faster or slower between rounds):", "",
                 "| metric | ratio in each round | median ratio | rounds at least HAProxy's equal |", "|---|---|---|---|"] + spread
+    for pp in ("nthlb+pp1", "nthlb+pp2"):
+        if pp in present:
+            out += [""] + _send_proxy_cost(pp, med, by_round, rounds)
     print("\n".join(out))
+
+
+def _paired(by_round, rounds, c, base, m):
+    """Contender c's figure m over base's, in every round that measured both."""
+    return [by_round[(n, c, m)] / by_round[(n, base, m)] for n in rounds
+            if by_round.get((n, base, m)) and (n, c, m) in by_round]
+
+
+def _send_proxy_cost(pp, med, by_round, rounds):
+    """BENCH_SEND_PROXY's table: nthlb with the PROXY header (contender pp) against plain nthlb, round by round."""
+    out = ["## --send-proxy's cost: %s / nthlb" % pp, "",
+           "Both run in every round, next to each other in the order, so each ratio compares runs taken seconds apart;",
+           "the median of the rounds' ratios is the paired estimate. Within %d%%: at most %d%% worse (a ratio of at least"
+           % (SEND_PROXY_TOLERANCE * 100, SEND_PROXY_TOLERANCE * 100),
+           "%.2f where higher is better, at most %.2f where lower is)." % (1 - SEND_PROXY_TOLERANCE, 1 + SEND_PROXY_TOLERANCE), "",
+           "| figure | nthlb | %s | ratio in each round | median ratio | within %d%% |" % (pp, SEND_PROXY_TOLERANCE * 100),
+           "|---|---|---|---|---|---|"]
+    for m, label, higher in METRICS:
+        ratios = _paired(by_round, rounds, pp, "nthlb", m)
+        if not ratios:
+            continue
+        r = statistics.median(ratios)
+        within = r >= 1 - SEND_PROXY_TOLERANCE if higher else r <= 1 + SEND_PROXY_TOLERANCE
+        out.append("| %s %s | %s | %s | %s | %.3f | %s |" % (
+            label, "↑" if higher else "↓", _fmt(med[("nthlb", m)]), _fmt(med[(pp, m)]),
+            " ".join("%.3f" % x for x in ratios), r, "yes" if within else "**no**"))
+    return out
 
 
 def _fmt(v):
