@@ -11,6 +11,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ConnectTimeoutException;
+import io.netty.channel.nio.AbstractNioChannel;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.ChannelInputShutdownReadComplete;
 import io.netty.channel.socket.DuplexChannel;
@@ -23,7 +24,8 @@ import java.net.InetSocketAddress;
  *
  * <p>The backend channel is registered on the client channel's event loop, so every method here runs on
  * that one thread and no field needs to be volatile. Reading from the client starts only once the backend
- * has connected ({@code AUTO_READ} is off until then). Backpressure follows Pulsar's proxy: when the side
+ * has connected ({@code AUTO_READ} is off until then); on NIO it is then read at once, so that what it sent
+ * meanwhile leaves in the same write as the backend preface. Backpressure follows Pulsar's proxy: when the side
  * being written to passes its high watermark, reading from the other side stops until it drains.
  *
  * <p>Half-close passes through: an end of input on one side becomes a shutdown of output on the other once
@@ -130,17 +132,24 @@ final class ChannelRelay extends RelayBase implements ChannelFutureListener {
             return;
         }
         backendConnected();
-        if (clientSide.bytes != 0 || backendHandler.prefaceQueued) {
+        boolean finWaiting = clientSide.inputShutdown;
+        backend.config().setAutoRead(true);
+        if (!finWaiting && backend.isWritable()) {
+            client.config().setAutoRead(true);
+            if (client.unsafe() instanceof AbstractNioChannel.NioUnsafe nio) {
+                // Read now rather than at the next select: what the client sent while the backend connected is
+                // written behind the preface and flushed with it (channelReadComplete), in one write. io_uring
+                // cannot read on the spot; its client's bytes follow in a write of their own.
+                nio.read();
+            }
+        }
+        if (ending == null && (clientSide.bytes != 0 || backendHandler.prefaceQueued)) {
             // What was queued before the backend connected (the preface: see SideHandler.channelRegistered) goes
-            // now, as the backend may speak first.
+            // now if the read above has not taken it, as the backend may speak first.
             backend.flush();
         }
-        if (clientSide.inputShutdown) {
+        if (finWaiting) {
             backendHandler.shutdownOutputAfterFlush();
-        }
-        backend.config().setAutoRead(true);
-        if (!clientSide.inputShutdown && backend.isWritable()) {
-            client.config().setAutoRead(true);
         }
     }
 

@@ -9,6 +9,7 @@ import ch.qos.logback.classic.Level;
 import io.netty.buffer.ByteBufUtil;
 import io.nthlb.testing.FreePort;
 import io.nthlb.testing.LoopbackBackend;
+import io.nthlb.testing.SegmentCountingBackend;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
@@ -25,6 +26,7 @@ import java.util.Random;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiFunction;
@@ -200,6 +202,48 @@ class ClientAddressRelayTest {
             assertThat(s.getInputStream().read()).isEqualTo(-1);
         }
         assertThat(observer.nextEnded().ending()).isEqualTo(Ending.CLOSED);
+    }
+
+    /**
+     * The header costs no write of its own: what the client sent before its backend accepted leaves with the header
+     * in one write, so the backend's kernel receives one data segment. The router holds the connection until the
+     * client has written, so the bytes are there when the connect completes. io_uring is left out: it cannot read
+     * the client on the spot, and sends the header in a write of its own.
+     */
+    @ParameterizedTest
+    @EnumSource(value = Transport.class, names = {"EPOLL", "NIO"})
+    void theHeaderLeavesInOneWriteWithWhatTheClientSentWhileConnecting(Transport transport) throws Exception {
+        assumeTrue(transport.isAvailable(), () -> transport + " unavailable: " + transport.unavailabilityCause());
+        assumeTrue(Transport.EPOLL.isAvailable(), "the backend reads TCP_INFO through epoll");
+        byte[] header = ProxyHeader.encode(ProxyHeader.Version.V2, address("127.0.0.1", 1), address("127.0.0.1", 2));
+        SegmentCountingBackend backend = new SegmentCountingBackend(header.length + PAYLOAD.length);
+        closeAfter.add(backend);
+        CountDownLatch clientWrote = new CountDownLatch(1);
+        proxy = ProxyServer.start(ProxyOptions.defaults(transport).withThreads(2)
+                        .withClientAddressing(ClientAddressing.NONE.withSendProxy(ProxyHeader.Version.V2)),
+                (client, local) -> {
+                    awaitUninterruptibly(clientWrote);
+                    return Route.to(backend.address(), "TEST:1");
+                }, observer);
+        InetSocketAddress vip = proxy.listen(List.of(new InetSocketAddress(LOOPBACK, 0))).get(0);
+        try (Socket s = connect(vip)) {
+            s.getOutputStream().write(PAYLOAD);
+            clientWrote.countDown();
+            SegmentCountingBackend.Received got = backend.received();
+            byte[] expected = concat(ProxyHeader.encode(ProxyHeader.Version.V2,
+                    address("127.0.0.1", s.getLocalPort()), address("127.0.0.1", vip.getPort())), PAYLOAD);
+            assertThat(got.hex()).isEqualTo(ByteBufUtil.hexDump(expected));
+            assertThat(got.bytesReceived()).as("TCP_INFO read where expected").isEqualTo(expected.length);
+            assertThat(got.dataSegments()).as("data segments the backend received").isEqualTo(1);
+        }
+    }
+
+    private static void awaitUninterruptibly(CountDownLatch latch) {
+        try {
+            assertThat(latch.await(30, TimeUnit.SECONDS)).as("the client wrote").isTrue();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     @ParameterizedTest
