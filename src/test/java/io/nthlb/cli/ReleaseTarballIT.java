@@ -2,6 +2,7 @@ package io.nthlb.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.nthlb.testing.FreePort;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -77,6 +78,51 @@ class ReleaseTarballIT {
         Files.writeString(archive, "made by some other JVM");
         Files.setLastModifiedTime(archive, FileTime.from(Instant.now().plusSeconds(60)));
         assertCheckRunsQuietly(launcher);
+    }
+
+    @Test
+    void launcherRunsTheJvmWithItsMemorySettings() throws Exception {
+        Path javaHome = Path.of(System.getProperty("java.home"));
+        Result r = run(List.of(home.resolve("nthlb").toString(), "--version"),
+                Map.of("JAVA_HOME", javaHome.toString(), "NTHLB_JAVA_OPTS", "-XX:+PrintCommandLineFlags"));
+        assertThat(r.exit).isZero();
+        assertThat(r.out).contains("-XX:NewSize=4194304", "-XX:MaxNewSize=4194304", "-XX:+UseSerialGC");
+        Runtime.Version v = Runtime.version();
+        boolean trims = v.feature() >= 22 || v.feature() == 21 && v.update() >= 1 || v.feature() == 17 && v.update() >= 9;
+        if (trims) {
+            assertThat(r.out).contains("-XX:TrimNativeHeapInterval=5000");
+        } else {
+            assertThat(r.out).doesNotContain("TrimNativeHeapInterval");
+        }
+        // The arena limit is for the JVM's process, which the launcher becomes: read it from there.
+        Path rules = dir.resolve("one.rules");
+        Files.writeString(rules, "iptables -t nat -A PREROUTING -d 127.0.0.1 -p tcp --dport " + FreePort.onLoopback()
+                + " -j DNAT --to-destination 127.0.0.1:" + FreePort.onLoopback() + "\n");
+        Path log = dir.resolve("run.log");
+        Process p = new ProcessBuilder(home.resolve("nthlb").toString(), "run", "--admin", "off", rules.toString())
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(log.toFile()).start();
+        try {
+            RunSigtermTest.awaitLine(log, "listening on 127.0.0.1:");
+            String environ = Files.readString(Path.of("/proc", Long.toString(p.pid()), "environ"));
+            assertThat(environ.split("\0")).contains("MALLOC_ARENA_MAX=2");
+        } finally {
+            p.destroy();
+            assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        }
+    }
+
+    @Test
+    void aJvmOlderThanTheTrimFlagRunsWithoutIt() throws Exception {
+        // A Java 17 before 17.0.9 stops at -XX:TrimNativeHeapInterval; the launcher reads its release file.
+        Path old = dir.resolve("jdk-17.0.8");
+        Files.createDirectories(old.resolve("bin"));
+        Files.createSymbolicLink(old.resolve("bin/java"), Path.of(System.getProperty("java.home"), "bin", "java"));
+        Files.writeString(old.resolve("release"), "JAVA_VERSION=\"17.0.8\"\n");
+        Result r = run(List.of(home.resolve("nthlb").toString(), "--version"),
+                Map.of("JAVA_HOME", old.toString(), "NTHLB_JAVA_OPTS", "-XX:+PrintCommandLineFlags"));
+        assertThat(r.exit).isZero();
+        assertThat(r.out).contains("-XX:NewSize=4194304").doesNotContain("TrimNativeHeapInterval")
+                .endsWith("nthlb " + VERSION + "\n");
     }
 
     private void assertCheckRunsQuietly(Path launcher) throws Exception {
