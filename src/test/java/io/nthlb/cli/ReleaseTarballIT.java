@@ -86,7 +86,8 @@ class ReleaseTarballIT {
         Result r = run(List.of(home.resolve("nthlb").toString(), "--version"),
                 Map.of("JAVA_HOME", javaHome.toString(), "NTHLB_JAVA_OPTS", "-XX:+PrintCommandLineFlags"));
         assertThat(r.exit).isZero();
-        assertThat(r.out).contains("-XX:NewSize=4194304", "-XX:MaxNewSize=4194304", "-XX:+UseSerialGC");
+        assertThat(r.out).contains("-XX:NewSize=4194304", "-XX:MaxNewSize=4194304", "-XX:+UseSerialGC",
+                "-XX:MaxHeapFreeRatio=40", "-XX:-ShrinkHeapInSteps");
         Runtime.Version v = Runtime.version();
         boolean trims = v.feature() >= 22 || v.feature() == 21 && v.update() >= 1 || v.feature() == 17 && v.update() >= 9;
         if (trims) {
