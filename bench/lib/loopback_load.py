@@ -46,6 +46,20 @@ def backend(port, host="127.0.0.1"):
             c.close()
 
 
+def exchange(host, port, timeout):
+    """One short connection closed by the client first: sends, shuts down its output, reads the echo to the
+    end. Returns what came back."""
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.sendall(b"ping")
+        s.shutdown(socket.SHUT_WR)
+        got = b""
+        while True:
+            b = s.recv(64)
+            if not b:
+                return got
+            got += b
+
+
 def short(port, total, concurrency):
     """total connections of one request and its echo each, concurrency at a time; prints errors and rate."""
     lock = threading.Lock()
@@ -59,17 +73,9 @@ def short(port, total, concurrency):
                     return
                 left[0] -= 1
             try:
-                with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
-                    s.sendall(b"ping")
-                    s.shutdown(socket.SHUT_WR)
-                    got = b""
-                    while True:
-                        b = s.recv(64)
-                        if not b:
-                            break
-                        got += b
-                    if got != b"ping":
-                        errors.append("short answer %r" % got)
+                got = exchange("127.0.0.1", port, 30)
+                if got != b"ping":
+                    errors.append("short answer %r" % got)
             except OSError as e:
                 errors.append(repr(e))
 
@@ -86,8 +92,7 @@ def short(port, total, concurrency):
 
 
 def churn(host, port, seconds, concurrency, interval):
-    """Short connections for seconds, concurrency at a time, each closed by the client first (it sends, shuts
-    down its output, reads the echo to the end); prints one line per interval: its number, connections that
+    """Short connections (exchange) for seconds, concurrency at a time; prints one line per interval: its number, connections that
     got their echo, connections that failed (reset, refused, timed out, short answer), and the first error."""
     start = time.time()
     slots = int(seconds // interval) + 1
@@ -103,15 +108,7 @@ def churn(host, port, seconds, concurrency, interval):
                 return
             i = int((now - start) // interval)
             try:
-                with socket.create_connection((host, port), timeout=10) as s:
-                    s.sendall(b"ping")
-                    s.shutdown(socket.SHUT_WR)
-                    got = b""
-                    while True:
-                        b = s.recv(64)
-                        if not b:
-                            break
-                        got += b
+                got = exchange(host, port, 10)
                 if got == b"ping":
                     ok[i] += 1
                     continue

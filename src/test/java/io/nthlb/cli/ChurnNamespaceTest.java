@@ -30,10 +30,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ChurnNamespaceTest {
 
-    private static final String TAG = "churn" + ProcessHandle.current().pid();
-    private static final String CLIENT = "nthlb-" + TAG + "-client";
-    private static final String FRONT = "nthlb-" + TAG + "-front";
-    private static final String BACKEND = "nthlb-" + TAG + "-backend";
     private static final String JAVA = Paths.get(System.getProperty("java.home"), "bin", "java").toString();
     private static final String BACKEND_ADDRESS = "172.16.1.201:80";
 
@@ -55,36 +51,28 @@ class ChurnNamespaceTest {
     @TempDir
     Path dir;
 
-    private final List<Process> processes = new ArrayList<>();
+    private final NamespaceTrio net = new NamespaceTrio("churn", "backend");
 
     @AfterEach
     void tearDown() throws Exception {
-        for (Process p : processes) {
-            p.destroy();
-            if (!p.waitFor(10, TimeUnit.SECONDS)) {
-                p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-            }
-        }
-        for (String ns : List.of(CLIENT, FRONT, BACKEND)) {
-            run("ip", "netns", "del", ns);
-        }
+        net.close();
     }
 
     @Test
     void churnWarnsAtDefaultSysctlsRunsOutOfSourcePortsLoudlyAndHoldsWithTcpTwReuse() throws Exception {
         assumeTrue(RunCommandTest.effectiveUid() == 0, "network namespaces need root");
-        assumeTrue(run("ip", "netns", "add", CLIENT).isEmpty(), "ip netns is not available here");
+        assumeTrue(net.create(), "ip netns is not available here");
         network();
         assertThat(sysctl("net.ipv4.tcp_tw_reuse")).as("a new namespace's default").isEqualTo("2");
         assertThat(sysctl("net.ipv4.ip_local_port_range")).as("a new namespace's default").isEqualTo("32768 60999");
 
         String classPath = System.getProperty("java.class.path");
-        start(BACKEND, "backend", JAVA, "-cp", classPath, "io.nthlb.testing.ChurnLoad", "backend", "80");
+        start(net.backend, "backend", JAVA, "-cp", classPath, "io.nthlb.testing.ChurnLoad", "backend", "80");
         RunSigtermTest.awaitLine(dir.resolve("backend.out"), "listening on port 80");
         Path rules = dir.resolve("churn.rules");
         Files.writeString(rules, "iptables -t nat -A PREROUTING -d 10.0.1.200 -p tcp --dport 80"
                 + " -j DNAT --to-destination " + BACKEND_ADDRESS + "\n");
-        start(FRONT, "nthlb", JAVA, "-cp", classPath, "io.nthlb.Main", "run", "--admin", "127.0.0.1:9180",
+        start(net.front, "nthlb", JAVA, "-cp", classPath, "io.nthlb.Main", "run", "--admin", "127.0.0.1:9180",
                 "--access-log", "-", rules.toString());
         RunSigtermTest.awaitLine(dir.resolve("nthlb.err"), "admin endpoint listening on");
 
@@ -130,7 +118,7 @@ class ChurnNamespaceTest {
 
     /** Runs the client in its namespace: {@code count} connections at {@link #RATE}; its result line as a map. */
     private Map<String, String> churn(String name, int count) throws Exception {
-        Process client = start(CLIENT, name, JAVA, "-cp", System.getProperty("java.class.path"),
+        Process client = start(net.client, name, JAVA, "-cp", System.getProperty("java.class.path"),
                 "io.nthlb.testing.ChurnLoad", "client", "10.0.1.200", "80", String.valueOf(count), String.valueOf(RATE));
         assertThat(client.waitFor(90, TimeUnit.SECONDS)).as("the %s churn finished", name).isTrue();
         String out = Files.readString(dir.resolve(name + ".out")).trim();
@@ -151,37 +139,23 @@ class ChurnNamespaceTest {
 
     /** The seed's addressing, minus the second backend; nothing is routed beyond the two links. */
     private void network() throws Exception {
-        String clientSide = "c" + TAG;
-        String frontToClient = "f" + TAG;
-        String frontToBackend = "a" + TAG;
-        String backendSide = "b" + TAG;
-        check("ip", "netns", "add", FRONT);
-        check("ip", "netns", "add", BACKEND);
-        // Each veth is created with both ends already inside namespaces: nothing touches the host's.
-        check("ip", "link", "add", clientSide, "netns", CLIENT, "type", "veth", "peer", "name", frontToClient,
-                "netns", FRONT);
-        check("ip", "link", "add", frontToBackend, "netns", FRONT, "type", "veth", "peer", "name", backendSide,
-                "netns", BACKEND);
-        for (String ns : List.of(CLIENT, FRONT, BACKEND)) {
-            check("ip", "-n", ns, "link", "set", "lo", "up");
-        }
-        check("ip", "-n", CLIENT, "addr", "add", "10.0.1.10/24", "dev", clientSide);
-        check("ip", "-n", CLIENT, "link", "set", clientSide, "up");
-        check("ip", "-n", FRONT, "addr", "add", "10.0.1.200/24", "dev", frontToClient);
-        check("ip", "-n", FRONT, "link", "set", frontToClient, "up");
-        check("ip", "-n", FRONT, "addr", "add", "172.16.1.1/24", "dev", frontToBackend);
-        check("ip", "-n", FRONT, "link", "set", frontToBackend, "up");
-        check("ip", "-n", BACKEND, "addr", "add", "172.16.1.201/24", "dev", backendSide);
-        check("ip", "-n", BACKEND, "link", "set", backendSide, "up");
+        check("ip", "-n", net.client, "addr", "add", "10.0.1.10/24", "dev", net.clientLink);
+        check("ip", "-n", net.client, "link", "set", net.clientLink, "up");
+        check("ip", "-n", net.front, "addr", "add", "10.0.1.200/24", "dev", net.frontToClient);
+        check("ip", "-n", net.front, "link", "set", net.frontToClient, "up");
+        check("ip", "-n", net.front, "addr", "add", "172.16.1.1/24", "dev", net.frontToBackend);
+        check("ip", "-n", net.front, "link", "set", net.frontToBackend, "up");
+        check("ip", "-n", net.backend, "addr", "add", "172.16.1.201/24", "dev", net.backendLink);
+        check("ip", "-n", net.backend, "link", "set", net.backendLink, "up");
     }
 
     /** A sysctl of the front namespace, read from its /proc/sys (procps's sysctl may not be installed). */
     private String sysctl(String name) throws Exception {
-        return check("ip", "netns", "exec", FRONT, "cat", procSys(name)).trim().replaceAll("\\s+", " ");
+        return check("ip", "netns", "exec", net.front, "cat", procSys(name)).trim().replaceAll("\\s+", " ");
     }
 
     private void setSysctl(String name, String value) throws Exception {
-        check("ip", "netns", "exec", FRONT, "sh", "-c", "echo \"$0\" > \"$1\"", value, procSys(name));
+        check("ip", "netns", "exec", net.front, "sh", "-c", "echo \"$0\" > \"$1\"", value, procSys(name));
         assertThat(sysctl(name)).isEqualTo(value);
     }
 
@@ -191,13 +165,13 @@ class ChurnNamespaceTest {
 
     /** nthlb's sockets in TIME_WAIT toward the backend, in the front namespace. */
     private long timeWaitTowardBackend() throws Exception {
-        return check("ip", "netns", "exec", FRONT, "ss", "-Htn", "state", "time-wait", "dst", "172.16.1.201")
+        return check("ip", "netns", "exec", net.front, "ss", "-Htn", "state", "time-wait", "dst", "172.16.1.201")
                 .lines().filter(l -> !l.isBlank()).count();
     }
 
     /** The source-port failures nthlb's /metrics counts toward the backend, asked inside the front namespace. */
     private long sourcePortFailures() throws Exception {
-        String metrics = check("ip", "netns", "exec", FRONT, "bash", "-c",
+        String metrics = check("ip", "netns", "exec", net.front, "bash", "-c",
                 "exec 3<>/dev/tcp/127.0.0.1/9180 && printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3");
         String series = "nthlb_upstream_cx_local_fail_total{backend=\"" + BACKEND_ADDRESS + "\",reason=\"source-ports\"} ";
         return metrics.lines().filter(l -> l.startsWith(series))
@@ -210,34 +184,12 @@ class ChurnNamespaceTest {
 
     /** Starts {@code command} in namespace {@code ns}, its output in NAME.out and NAME.err. */
     private Process start(String ns, String name, String... command) throws IOException {
-        List<String> all = new ArrayList<>(List.of("ip", "netns", "exec", ns));
-        all.addAll(List.of(command));
-        Process p = new ProcessBuilder(all)
+        return net.start(NamespaceTrio.in(ns, command)
                 .redirectOutput(new File(dir.toFile(), name + ".out"))
-                .redirectError(new File(dir.toFile(), name + ".err"))
-                .start();
-        processes.add(0, p);
-        return p;
+                .redirectError(new File(dir.toFile(), name + ".err")));
     }
 
-    /** Runs {@code command}; its output, or an assertion error saying what failed. */
     private static String check(String... command) throws Exception {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!p.waitFor(30, TimeUnit.SECONDS) || p.exitValue() != 0) {
-            throw new AssertionError("failed: " + String.join(" ", command) + ": " + out);
-        }
-        return out;
-    }
-
-    /** Runs {@code command}: empty when it succeeded, or what it said when it did not. */
-    private static String run(String... command) throws InterruptedException {
-        try {
-            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            return p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0 ? "" : "failed: " + out;
-        } catch (IOException e) {
-            return e.toString();
-        }
+        return NamespaceTrio.check(command);
     }
 }
