@@ -26,7 +26,8 @@ import org.junit.jupiter.api.io.TempDir;
  * namespace's default sysctls nthlb warns once, naming tcp_tw_reuse; with the port range narrowed there, the
  * churn runs out of source ports within seconds, and every client that could not be served is reset at once,
  * counted and logged (a bounded number of lines); with tcp_tw_reuse=1 (the documented remedy) the same churn at
- * the same range holds its rate with no failure. Sysctls are per network namespace: the host's are not touched.
+ * the same range holds its rate with no failure; so does the other remedy, two --source addresses. Sysctls are
+ * per network namespace: the host's are not touched.
  */
 class ChurnNamespaceTest {
 
@@ -40,13 +41,15 @@ class ChurnNamespaceTest {
      * second (1 to 2 s old), so at RATE connections a second at most about 2 * RATE ports are not yet reusable:
      * 300 of 600, the other half a margin for a loaded machine. The client never catches up in bursts (behind
      * schedule, it slows down) and has at most 16 connections in flight, so it cannot go above RATE. HOLD is three
-     * times the range: without reuse all but the first PORTS would fail. About 20 s of churn in all.
+     * times the range: without reuse all but the first PORTS would fail. SPREAD, through two --source addresses
+     * with tw_reuse back at its default, needs more than one range and less than two. About 27 s of churn in all.
      */
     private static final int PORTS_FROM = 40000;
     private static final int PORTS = 600;
     private static final int RATE = 150;
     private static final int EXHAUST = 900;
     private static final int HOLD = 3 * PORTS;
+    private static final int SPREAD = 2 * PORTS - 100;
 
     @TempDir
     Path dir;
@@ -72,7 +75,7 @@ class ChurnNamespaceTest {
         Path rules = dir.resolve("churn.rules");
         Files.writeString(rules, "iptables -t nat -A PREROUTING -d 10.0.1.200 -p tcp --dport 80"
                 + " -j DNAT --to-destination " + BACKEND_ADDRESS + "\n");
-        start(net.front, "nthlb", JAVA, "-cp", classPath, "io.nthlb.Main", "run", "--admin", "127.0.0.1:9180",
+        Process nthlb = start(net.front, "nthlb", JAVA, "-cp", classPath, "io.nthlb.Main", "run", "--admin", "127.0.0.1:9180",
                 "--access-log", "-", rules.toString());
         RunSigtermTest.awaitLine(dir.resolve("nthlb.err"), "admin endpoint listening on");
 
@@ -114,6 +117,25 @@ class ChurnNamespaceTest {
         assertThat(Double.parseDouble(held.get("rate"))).as("connections a second (%s)", held.get("line"))
                 .isGreaterThan(RATE / 2.0);
         assertThat(sourcePortFailures()).as("no more source-port failures").isEqualTo(failed);
+
+        // The other remedy, tw_reuse back at its default: two more front addresses to connect from. Each has the
+        // whole range toward the backend, while every port of 172.16.1.1 is still held in TIME_WAIT.
+        nthlb.destroy();
+        assertThat(nthlb.waitFor(30, TimeUnit.SECONDS)).as("the first nthlb stopped").isTrue();
+        setSysctl("net.ipv4.tcp_tw_reuse", "2");
+        check("ip", "-n", net.front, "addr", "add", "172.16.1.2/24", "dev", net.frontToBackend);
+        check("ip", "-n", net.front, "addr", "add", "172.16.1.3/24", "dev", net.frontToBackend);
+        start(net.front, "nthlb-source", JAVA, "-cp", classPath, "io.nthlb.Main", "run", "--admin", "127.0.0.1:9180",
+                "--source", "172.16.1.2-172.16.1.3", rules.toString());
+        RunSigtermTest.awaitLine(dir.resolve("nthlb-source.err"), "admin endpoint listening on");
+        Map<String, String> spread = churn("spread", SPREAD);
+        assertThat(spread.get("failed")).as("connections failed with two --source addresses (%s)", spread.get("line"))
+                .isEqualTo("0");
+        assertThat(sourcePortFailures()).as("source-port failures of the second nthlb").isZero();
+        for (String source : List.of("172.16.1.2", "172.16.1.3")) {
+            assertThat(check("ip", "netns", "exec", net.front, "ss", "-Htn", "state", "time-wait", "src", source)
+                    .lines().count()).as("TIME_WAIT sockets from %s", source).isGreaterThan(SPREAD / 2 - 50);
+        }
     }
 
     /** Runs the client in its namespace: {@code count} connections at {@link #RATE}; its result line as a map. */
