@@ -344,7 +344,9 @@ public final class ListenerSet {
                     return;
                 }
             }
-            child.closeFuture().addListener(f -> server.clientClosed(client));
+            // The slot goes back once the connection's descriptors are closed, which on NIO is after its loop's next
+            // select.
+            child.closeFuture().addListener(f -> NioDeferredClose.afterClose(child, () -> server.clientClosed(client)));
             ctx.fireChannelRead(child);
         }
 

@@ -8,7 +8,6 @@ import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.epoll.EpollDatagramChannel;
 import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.DatagramChannel;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.SocketProtocolFamily;
@@ -91,7 +90,7 @@ public enum Transport {
 
         @Override
         IoHandlerFactory ioHandlerFactory() {
-            return NioIoHandler.newFactory();
+            return NioDeferredClose.factory();
         }
 
         @Override

@@ -97,7 +97,11 @@ class RunLimitsTest {
             answers.add(CompletableFuture.supplyAsync(() -> echoThenClose(c), threads));
         }
         for (CompletableFuture<String> a : answers) {
-            assertThat(a.get(60, TimeUnit.SECONDS)).as("what each client saw").isEqualTo("echo");
+            // On a failure, nthlb's log and the access log's lines of connections that did not end cleanly say why.
+            assertThat(a.get(60, TimeUnit.SECONDS)).as(() -> "what each client saw; nthlb's log:\n" + quietly(this::stderr)
+                    + "\naccess log, connections not ended by a close:\n" + quietly(() -> Files.readString(
+                    dir.resolve("stdout.log")).lines().filter(l -> !l.contains("end=closed")).toList()))
+                    .isEqualTo("echo");
         }
         assertThat(backend.accepted.get()).isEqualTo(CLIENTS);
         assertThat(metric(admin, "nthlb_downstream_cx_accept_errors_total")).isZero();
@@ -268,6 +272,15 @@ class RunLimitsTest {
         public void close() throws IOException {
             release.countDown();
             server.close();
+        }
+    }
+
+    /** What {@code read} gives, or why it could not, for a failure's description. */
+    private static String quietly(Eventually.Probe<Object> read) {
+        try {
+            return String.valueOf(read.get());
+        } catch (Exception e) {
+            return e.toString();
         }
     }
 

@@ -28,24 +28,11 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class TransparentNamespaceTest {
 
-    private static final String TAG = "pp" + ProcessHandle.current().pid();
-    private static final String CLIENT = "nthlb-" + TAG + "-client";
-    private static final String FRONT = "nthlb-" + TAG + "-front";
-    private static final String BACKENDS = "nthlb-" + TAG + "-backends";
-
-    private final List<Process> processes = new ArrayList<>();
+    private final NamespaceTrio net = new NamespaceTrio("pp", "backends");
 
     @AfterEach
     void tearDown() throws Exception {
-        for (Process p : processes) {
-            p.destroy();
-            if (!p.waitFor(10, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-            }
-        }
-        for (String ns : List.of(CLIENT, FRONT, BACKENDS)) {
-            run(false, "ip", "netns", "del", ns);
-        }
+        net.close();
     }
 
     static Stream<String> transports() {
@@ -56,10 +43,10 @@ class TransparentNamespaceTest {
     @MethodSource("transports")
     void backendsSeeTheClientsOwnAddressAndTheNthAlternationHolds(String transport) throws Exception {
         assumeTrue(RunCommandTest.effectiveUid() == 0, "network namespaces need root");
-        assumeTrue(run(false, "ip", "netns", "add", CLIENT), "ip netns is not available here");
+        assumeTrue(net.create(), "ip netns is not available here");
         network();
 
-        Process backend = start(BACKENDS, "python3", "-c", String.join("\n",
+        Process backend = start(net.backend, "python3", "-c", String.join("\n",
                 "import socket",
                 "s = socket.socket()",
                 "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)",
@@ -73,12 +60,12 @@ class TransparentNamespaceTest {
         awaitLine(lines(backend.getInputStream()), "ready", backend);
 
         Path rules = Paths.get("conf", "seed.rules").toAbsolutePath();
-        Process nthlb = start(FRONT, Paths.get(System.getProperty("java.home"), "bin", "java").toString(),
+        Process nthlb = start(net.front, Paths.get(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"), "io.nthlb.Main", "run", "--admin", "off",
                 "--transparent", "--transport", transport, rules.toString());
         awaitLine(lines(nthlb.getInputStream()), "listening on 10.0.1.200:80", nthlb);
 
-        Process client = start(CLIENT, "python3", "-c", String.join("\n",
+        Process client = start(net.client, "python3", "-c", String.join("\n",
                 "import socket",
                 "for i in range(6):",
                 "    c = socket.create_connection(('10.0.1.200', 80), timeout=20)",
@@ -101,41 +88,28 @@ class TransparentNamespaceTest {
 
     /** The seed's addresses; the front host's only routing change is the policy rule for the backends' replies. */
     private void network() throws Exception {
-        String pc = "c" + TAG;
-        String pf = "f" + TAG;
-        String qa = "a" + TAG;
-        String qb = "b" + TAG;
-        check("ip", "netns", "add", FRONT);
-        check("ip", "netns", "add", BACKENDS);
-        // Each veth is created with both ends already inside namespaces: nothing touches the host's.
-        check("ip", "link", "add", pc, "netns", CLIENT, "type", "veth", "peer", "name", pf, "netns", FRONT);
-        check("ip", "link", "add", qa, "netns", FRONT, "type", "veth", "peer", "name", qb, "netns", BACKENDS);
-        for (String ns : List.of(CLIENT, FRONT, BACKENDS)) {
-            check("ip", "-n", ns, "link", "set", "lo", "up");
-        }
-        check("ip", "-n", CLIENT, "addr", "add", "10.0.1.10/24", "dev", pc);
-        check("ip", "-n", CLIENT, "link", "set", pc, "up");
-        check("ip", "-n", CLIENT, "route", "add", "default", "via", "10.0.1.1");
-        check("ip", "-n", FRONT, "addr", "add", "10.0.1.1/24", "dev", pf);
-        check("ip", "-n", FRONT, "addr", "add", "10.0.1.200/32", "dev", pf);
-        check("ip", "-n", FRONT, "link", "set", pf, "up");
-        check("ip", "-n", FRONT, "addr", "add", "172.16.1.1/24", "dev", qa);
-        check("ip", "-n", FRONT, "link", "set", qa, "up");
+        String c = net.client;
+        String f = net.front;
+        String b = net.backend;
+        check("ip", "-n", c, "addr", "add", "10.0.1.10/24", "dev", net.clientLink);
+        check("ip", "-n", c, "link", "set", net.clientLink, "up");
+        check("ip", "-n", c, "route", "add", "default", "via", "10.0.1.1");
+        check("ip", "-n", f, "addr", "add", "10.0.1.1/24", "dev", net.frontToClient);
+        check("ip", "-n", f, "addr", "add", "10.0.1.200/32", "dev", net.frontToClient);
+        check("ip", "-n", f, "link", "set", net.frontToClient, "up");
+        check("ip", "-n", f, "addr", "add", "172.16.1.1/24", "dev", net.frontToBackend);
+        check("ip", "-n", f, "link", "set", net.frontToBackend, "up");
         // The recipe: replies from the backends to a client address are delivered to this host's sockets.
-        check("ip", "-n", FRONT, "rule", "add", "iif", qa, "lookup", "100");
-        check("ip", "-n", FRONT, "route", "add", "local", "10.0.1.0/24", "dev", "lo", "table", "100");
-        check("ip", "-n", BACKENDS, "addr", "add", "172.16.1.201/24", "dev", qb);
-        check("ip", "-n", BACKENDS, "addr", "add", "172.16.1.202/24", "dev", qb);
-        check("ip", "-n", BACKENDS, "link", "set", qb, "up");
-        check("ip", "-n", BACKENDS, "route", "add", "default", "via", "172.16.1.1");
+        check("ip", "-n", f, "rule", "add", "iif", net.frontToBackend, "lookup", "100");
+        check("ip", "-n", f, "route", "add", "local", "10.0.1.0/24", "dev", "lo", "table", "100");
+        check("ip", "-n", b, "addr", "add", "172.16.1.201/24", "dev", net.backendLink);
+        check("ip", "-n", b, "addr", "add", "172.16.1.202/24", "dev", net.backendLink);
+        check("ip", "-n", b, "link", "set", net.backendLink, "up");
+        check("ip", "-n", b, "route", "add", "default", "via", "172.16.1.1");
     }
 
     private Process start(String ns, String... command) throws IOException {
-        List<String> all = new ArrayList<>(List.of("ip", "netns", "exec", ns));
-        all.addAll(List.of(command));
-        Process p = new ProcessBuilder(all).redirectErrorStream(true).start();
-        processes.add(p);
-        return p;
+        return net.start(NamespaceTrio.in(ns, command).redirectErrorStream(true));
     }
 
     /** The process's output, line by line, read on a thread of its own. */
@@ -173,22 +147,6 @@ class TransparentNamespaceTest {
     }
 
     private static void check(String... command) throws Exception {
-        if (!run(true, command)) {
-            throw new AssertionError("failed: " + String.join(" ", command));
-        }
-    }
-
-    private static boolean run(boolean showErrors, String... command) throws InterruptedException {
-        try {
-            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            boolean ok = p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0;
-            if (!ok && showErrors) {
-                System.err.println(String.join(" ", command) + ": " + out);
-            }
-            return ok;
-        } catch (IOException e) {
-            return false;
-        }
+        NamespaceTrio.check(command);
     }
 }
