@@ -307,12 +307,17 @@ public final class ListenerSet {
                 admit(ctx, child);
                 return;
             }
+            // One read can hand over a batch of accepted children: the first past the limit stops accepting, and
+            // the stop is counted once.
+            boolean wasAccepting = listener.config().isAutoRead();
             listener.config().setAutoRead(false);
             long backOff = limits.backOffLeft();
             if (backOff > 0) {
                 resumeAfter(ctx, backOff);
             } else {
-                server.limitReached(localAddress());
+                if (wasAccepting) {
+                    server.limitReached(localAddress());
+                }
                 limits.pause(this);
             }
             limits.waitForSlot(() -> {

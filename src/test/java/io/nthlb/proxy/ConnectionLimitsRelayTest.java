@@ -20,6 +20,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import io.nthlb.testing.Eventually;
@@ -102,6 +103,36 @@ class ConnectionLimitsRelayTest {
         a.close();
         assertThat(c.getInputStream().read()).as("the waiting client, served once a slot freed up").isEqualTo('c');
         echo(b, 'B');
+    }
+
+    @ParameterizedTest
+    @EnumSource(Transport.class)
+    void clientsWaitingToBeAcceptedTogetherAtTheLimitCountOneStop(Transport transport) throws Exception {
+        start(options(transport).withThreads(1).withLimits(Limits.DEFAULT.withMaxConnections(1)),
+                LoopbackBackend.echo());
+        echo(connect(), 'a');
+        // The event loop is held while ten more clients connect, so that it finds them all waiting at once.
+        CountDownLatch held = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        proxy.eventLoops().execute(() -> {
+            held.countDown();
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        assertThat(held.await(10, TimeUnit.SECONDS)).isTrue();
+        for (int i = 0; i < 10; i++) {
+            connect().getOutputStream().write('w');
+        }
+        release.countDown();
+
+        next(observer.limitReached, "stop at the connection limit");
+        // A task queued now runs after the loop's current turn, which handled the waiting clients.
+        proxy.eventLoops().submit(() -> { }).get(10, TimeUnit.SECONDS);
+        assertThat(observer.limitReached).as("further stops counted").isEmpty();
+        assertThat(observer.connecting).as("backend connections").hasSize(1);
     }
 
     @ParameterizedTest
