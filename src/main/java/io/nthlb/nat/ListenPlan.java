@@ -15,6 +15,7 @@ import io.nthlb.rules.Rule;
 import io.nthlb.rules.RuleError;
 import io.nthlb.rules.Ruleset;
 import io.nthlb.rules.Target;
+import java.net.Inet4Address;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -54,11 +55,35 @@ public final class ListenPlan {
     private final List<ListenAddress> addresses;
     private final List<RuleError> errors;
     private final List<InetSocketAddress> backends;
+    private final Set<InetSocketAddress> backendSet;
+    /** The rewrites whose backends are not listed in {@link #backends}: too many, or known only per connection. */
+    private final List<Reach> unlisted;
 
-    private ListenPlan(List<ListenAddress> addresses, List<RuleError> errors, List<InetSocketAddress> backends) {
+    private ListenPlan(List<ListenAddress> addresses, List<RuleError> errors, List<InetSocketAddress> backends,
+                       List<Reach> unlisted) {
         this.addresses = List.copyOf(addresses);
         this.errors = List.copyOf(errors);
         this.backends = List.copyOf(backends);
+        this.backendSet = Set.copyOf(backends);
+        this.unlisted = List.copyOf(unlisted);
+    }
+
+    /**
+     * The backends one rewriting rule can send to: an address range (every address, for a REDIRECT reached on any
+     * address) and ports.
+     */
+    private record Reach(long first, long last, List<PortRange> ports) {
+        boolean covers(long address, int port) {
+            if (address < first || address > last) {
+                return false;
+            }
+            for (PortRange r : ports) {
+                if (r.contains(port)) {
+                    return true;
+                }
+            }
+            return false;
+        }
     }
 
     /** The listeners, sorted by port and then address (wildcard first). */
@@ -80,6 +105,26 @@ public final class ListenPlan {
      */
     public List<InetSocketAddress> backends() {
         return backends;
+    }
+
+    /**
+     * Whether the paths can rewrite a connection to {@code backend}: one of {@link #backends()}, or within the
+     * reach of a rule that names too many to list or a REDIRECT reached on any address.
+     */
+    public boolean reaches(InetSocketAddress backend) {
+        if (backendSet.contains(backend)) {
+            return true;
+        }
+        if (unlisted.isEmpty() || !(backend.getAddress() instanceof Inet4Address)) {
+            return false;
+        }
+        long address = NatTable.ipv4(backend) & 0xFFFFFFFFL;
+        for (Reach r : unlisted) {
+            if (r.covers(address, backend.getPort())) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Derives the TCP plan from the PREROUTING chain of {@code rules} and the chains it reaches. */
@@ -107,7 +152,8 @@ public final class ListenPlan {
                 kept.add(a);
             }
         }
-        return new ListenPlan(new ArrayList<>(kept), new ArrayList<>(walk.errors), new ArrayList<>(walk.backends));
+        return new ListenPlan(new ArrayList<>(kept), new ArrayList<>(walk.errors), new ArrayList<>(walk.backends),
+                walk.unlisted);
     }
 
     /** The depth-first walk over the rule paths; the path's constraints are stacks, pushed and popped per rule. */
@@ -117,6 +163,7 @@ public final class ListenPlan {
         final Set<ListenAddress> found = new HashSet<>();
         final Set<RuleError> errors = new LinkedHashSet<>();
         final Set<InetSocketAddress> backends = new LinkedHashSet<>();
+        final List<Reach> unlisted = new ArrayList<>();
         /** The {@code -d} options on the path. */
         final ArrayDeque<AddressMatch> addresses = new ArrayDeque<>();
         /** The rules on the path, as chain and 0-based index, for error messages. */
@@ -274,26 +321,27 @@ public final class ListenPlan {
             long last;
             PortRange rewritten;
             if (target instanceof DnatTarget dnat) {
-                first = dnat.firstAddress() & 0xFFFFFFFFL;
-                last = dnat.lastAddress() & 0xFFFFFFFFL;
+                long a = dnat.firstAddress() & 0xFFFFFFFFL;
+                long b = dnat.lastAddress() & 0xFFFFFFFFL;
+                first = Math.min(a, b);
+                last = Math.max(a, b);
                 rewritten = dnat.ports();
-            } else if (host != null) {
-                first = host & 0xFFFFFFFFL;
-                last = first;
-                rewritten = ((RedirectTarget) target).ports();
             } else {
-                return;
+                // REDIRECT sends to the address the connection came to: the path's -d host, or any address.
+                first = host == null ? 0 : host & 0xFFFFFFFFL;
+                last = host == null ? 0xFFFFFFFFL : first;
+                rewritten = ((RedirectTarget) target).ports();
             }
             List<PortRange> ports = rewritten == null ? listenPorts : normalise(List.of(rewritten));
-            long count = Math.abs(last - first) + 1;
             long portCount = 0;
             for (PortRange r : ports) {
                 portCount += r.last() - r.first() + 1;
             }
-            if (count * portCount > MAX_BACKENDS_PER_RULE) {
+            if ((last - first + 1) * portCount > MAX_BACKENDS_PER_RULE) {
+                unlisted.add(new Reach(first, last, ports));
                 return;
             }
-            for (long a = Math.min(first, last); a <= Math.max(first, last); a++) {
+            for (long a = first; a <= last; a++) {
                 for (PortRange r : ports) {
                     for (int p = r.first(); p <= r.last(); p++) {
                         backends.add(new InetSocketAddress(DestinationRewrite.inetAddress((int) a), p));

@@ -704,6 +704,16 @@ public final class NatTable {
         return listenPlan.backends();
     }
 
+    /** Whether the table can send a TCP connection to {@code backend}, listed in {@link #backends()} or not. */
+    public boolean reaches(InetSocketAddress backend) {
+        return listenPlan.reaches(backend);
+    }
+
+    /** Whether the table can send a UDP flow to {@code backend}. */
+    public boolean reachesUdp(InetSocketAddress backend) {
+        return udpListenPlan.reaches(backend);
+    }
+
     /**
      * DNAT or REDIRECT paths that a userspace listener cannot serve (no destination port, too many ports), TCP's
      * and UDP's, in the order of the rules; a path that both protocols take (no {@code -p}) is named once.

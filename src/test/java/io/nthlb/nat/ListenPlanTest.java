@@ -5,6 +5,7 @@ import static io.nthlb.nat.RulesetBuilder.table;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.nthlb.rules.RuleError;
+import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -39,6 +40,28 @@ class ListenPlanTest {
                 .append("PREROUTING", r -> r.dst("10.0.0.4/32").dport(93).dnat("10.3.0.0-10.3.1.255:80"))))
                 .containsExactly("10.2.0.1:8080", "10.2.0.2:8080", "10.1.0.1:8000", "10.1.0.1:8001",
                         "10.1.0.5:9000", "10.1.0.6:9000", "10.0.0.3:8080");
+    }
+
+    @Test
+    void aPlanReachesItsListedBackendsAndThoseTooManyOrTooLateToList() {
+        ListenPlan plan = ListenPlan.of(table()
+                .append("PREROUTING", r -> r.dst("10.0.0.1/32").dport(80).dnat("10.2.0.1:8080"))
+                .append("PREROUTING", r -> r.dport(92).redirect("8081"))
+                .append("PREROUTING", r -> r.dst("10.0.0.4/32").dport(93).dnat("10.3.0.0-10.3.1.255:80"))
+                .build());
+
+        assertThat(plan.reaches(backend("10.2.0.1", 8080))).isTrue();
+        assertThat(plan.reaches(backend("10.2.0.1", 8081))).as("a REDIRECT on any address: any address").isTrue();
+        assertThat(plan.reaches(backend("192.168.7.7", 8081))).isTrue();
+        assertThat(plan.reaches(backend("10.3.1.17", 80))).as("in the range too large to list").isTrue();
+        assertThat(plan.reaches(backend("10.3.2.0", 80))).isFalse();
+        assertThat(plan.reaches(backend("10.3.1.17", 81))).isFalse();
+        assertThat(plan.reaches(backend("10.2.0.2", 8080))).isFalse();
+        assertThat(plan.reaches(new InetSocketAddress("::1", 8081))).isFalse();
+    }
+
+    private static InetSocketAddress backend(String address, int port) {
+        return new InetSocketAddress(address, port);
     }
 
     private static List<String> errors(RulesetBuilder rules) {
