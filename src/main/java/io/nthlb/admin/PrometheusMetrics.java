@@ -6,6 +6,7 @@ import io.nthlb.nat.NatTable;
 import io.nthlb.nat.LiveCounters;
 import io.nthlb.proxy.Addresses;
 import io.nthlb.proxy.ClientLimit;
+import io.nthlb.proxy.LocalFailure;
 import io.nthlb.rules.Chain;
 import io.prometheus.metrics.core.datapoints.CounterDataPoint;
 import io.prometheus.metrics.core.datapoints.GaugeDataPoint;
@@ -16,9 +17,11 @@ import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.net.InetSocketAddress;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.IntSupplier;
+import java.util.function.Predicate;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
@@ -76,7 +79,7 @@ public final class PrometheusMetrics {
     private final Counter reloads = counter("nthlb_reloads_total",
             "Reloads of the rules file, by result: applied, rejected (errors in the file), failed.", "result");
 
-    private final Map<InetSocketAddress, Backend> backends = new ConcurrentHashMap<>();
+    private final BackendSeries<Backend> backends = new BackendSeries<>(Backend::new);
     private final Map<InetSocketAddress, Listener> listeners = new ConcurrentHashMap<>();
 
     /** A registry with nthlb's instruments; the JVM's join it with {@link #registerJvmMetrics}. */
@@ -102,9 +105,25 @@ public final class PrometheusMetrics {
         return registry;
     }
 
-    /** The instruments of one backend, created on first use and the same object ever after. */
+    /**
+     * The instruments of one backend, for one connection: created on first use, the same object while anyone holds
+     * it, and held until the connection calls {@link Backend#release()}.
+     */
     public Backend backend(InetSocketAddress backend) {
-        return backends.computeIfAbsent(backend, address -> new Backend(Addresses.format(address)));
+        return backends.hold(backend);
+    }
+
+    /**
+     * The running table changed (a reload): the series of the backends it cannot route to go, each once no
+     * connection to it is open any more.
+     */
+    public void routable(Predicate<InetSocketAddress> routable) {
+        backends.routable(routable);
+    }
+
+    /** How many backends have series now. */
+    int backendsWithSeries() {
+        return backends.size();
     }
 
     /** The instruments of one listener, created on first use and the same object ever after. */
@@ -242,7 +261,7 @@ public final class PrometheusMetrics {
     }
 
     /** The pre-resolved instruments of one backend: what the relay increments for connections to it. */
-    public final class Backend {
+    public final class Backend extends BackendSeries.Held {
         private final CounterDataPoint cx;
         private final GaugeDataPoint cxActive;
         private final CounterDataPoint connectFail;
@@ -254,8 +273,9 @@ public final class PrometheusMetrics {
         private final CounterDataPoint downstreamPauses;
         private final String label;
 
-        private Backend(String label) {
-            this.label = label;
+        private Backend(InetSocketAddress backend) {
+            super(backend);
+            this.label = Addresses.format(backend);
             cx = upstreamCx.labelValues(label);
             cxActive = upstreamCxActive.labelValues(label);
             connectFail = upstreamConnectFail.labelValues(label);
@@ -265,6 +285,23 @@ public final class PrometheusMetrics {
             txBytes = upstreamTxBytes.labelValues(label);
             upstreamPauses = upstreamPaused.labelValues(label);
             downstreamPauses = downstreamPaused.labelValues(label);
+        }
+
+        /** The connection that held these instruments is done with them: it ended, or went to another backend. */
+        public void release() {
+            backends.release(this);
+        }
+
+        @Override
+        void removeSeries() {
+            for (Counter c : List.of(upstreamCx, upstreamConnectFail, upstreamReset, downstreamReset, upstreamRxBytes,
+                    upstreamTxBytes, upstreamPaused, downstreamPaused)) {
+                c.remove(label);
+            }
+            upstreamCxActive.remove(label);
+            for (LocalFailure reason : LocalFailure.values()) {
+                upstreamLocalFail.remove(label, reason.label());
+            }
         }
 
         /** A connection to the backend is being attempted. */

@@ -8,10 +8,12 @@ import io.nthlb.proxy.Ending;
 import io.nthlb.proxy.LocalFailure;
 import io.nthlb.proxy.RelayObserver;
 import java.net.InetSocketAddress;
+import java.util.function.Predicate;
 
 /**
  * Counts what the relay does into {@link PrometheusMetrics}: the backend's instruments are looked up once,
- * when a connection is accepted, and every later event of that connection increments them directly.
+ * when a connection is accepted, and every later event of that connection increments them directly; the
+ * connection holds them until it ends, so a reload never removes the series of a backend still in use.
  */
 public final class PrometheusRelayObserver implements RelayObserver {
 
@@ -31,6 +33,11 @@ public final class PrometheusRelayObserver implements RelayObserver {
     @Override
     public ConnectionObserver rerouted(Connection connection) {
         return new BackendObserver(metrics.backend(connection.route().backend()));
+    }
+
+    @Override
+    public void routable(Predicate<InetSocketAddress> routable) {
+        metrics.routable(routable);
     }
 
     @Override
@@ -82,6 +89,11 @@ public final class PrometheusRelayObserver implements RelayObserver {
         }
 
         @Override
+        public void abandoned() {
+            backend.release();
+        }
+
+        @Override
         public void bytesRelayed(Direction direction, long bytes) {
             if (direction == Direction.CLIENT_TO_BACKEND) {
                 backend.sentToBackend(bytes);
@@ -109,6 +121,7 @@ public final class PrometheusRelayObserver implements RelayObserver {
             } else if (connection.ending() == Ending.BACKEND_RESET) {
                 backend.upstreamReset();
             }
+            backend.release();
         }
     }
 }

@@ -15,11 +15,13 @@ import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.net.InetSocketAddress;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Predicate;
 
 /**
  * Counts UDP flows into the registry of {@link PrometheusMetrics}, apart from TCP connections (a flow is not a
  * connection: it has no handshake and no end but a timeout): flows by listener, datagram payload by backend,
  * flows an ICMP error ended, and, read at each scrape, the flows open and the datagrams a full table dropped.
+ * A backend's series last while the running table can route to it or a flow to it is open.
  */
 public final class PrometheusUdpObserver implements RelayObserver {
 
@@ -29,7 +31,7 @@ public final class PrometheusUdpObserver implements RelayObserver {
     private final Counter rxBytes;
     private final Counter unreachable;
     private final Map<InetSocketAddress, CounterDataPoint> flowsByListener = new ConcurrentHashMap<>();
-    private final Map<InetSocketAddress, Backend> backends = new ConcurrentHashMap<>();
+    private final BackendSeries<Backend> backends = new BackendSeries<>(Backend::new);
 
     public PrometheusUdpObserver(PrometheusMetrics metrics) {
         this.registry = metrics.registry();
@@ -63,21 +65,36 @@ public final class PrometheusUdpObserver implements RelayObserver {
     public ConnectionObserver accepted(Connection flow) {
         flowsByListener.computeIfAbsent(flow.listener(), a -> flows.labelValues(Addresses.format(a))).inc();
         InetSocketAddress backend = flow.route().backend();
-        return backend == null ? ConnectionObserver.NONE : backends.computeIfAbsent(backend, Backend::new);
+        return backend == null ? ConnectionObserver.NONE : backends.hold(backend);
+    }
+
+    @Override
+    public void routable(Predicate<InetSocketAddress> routable) {
+        backends.routable(routable);
+    }
+
+    /** How many backends have series now. */
+    int backendsWithSeries() {
+        return backends.size();
     }
 
     private Counter counter(String name, String help, String label) {
         return Counter.builder().name(name).help(help).labelNames(label).withoutExemplars().register(registry);
     }
 
-    /** One backend's instruments, resolved once and shared by its flows (they only add to them). */
-    private final class Backend implements ConnectionObserver {
+    /**
+     * One backend's instruments, resolved once and shared by its flows (they only add to them); each flow holds
+     * them from its start to its end.
+     */
+    private final class Backend extends BackendSeries.Held implements ConnectionObserver {
+        private final String label;
         private final CounterDataPoint tx;
         private final CounterDataPoint rx;
         private final CounterDataPoint icmp;
 
         Backend(InetSocketAddress address) {
-            String label = Addresses.format(address);
+            super(address);
+            label = Addresses.format(address);
             tx = txBytes.labelValues(label);
             rx = rxBytes.labelValues(label);
             icmp = unreachable.labelValues(label);
@@ -93,6 +110,14 @@ public final class PrometheusUdpObserver implements RelayObserver {
             if (flow.ending() == Ending.REFUSED || flow.ending() == Ending.UNREACHABLE) {
                 icmp.inc();
             }
+            backends.release(this);
+        }
+
+        @Override
+        void removeSeries() {
+            txBytes.remove(label);
+            rxBytes.remove(label);
+            unreachable.remove(label);
         }
     }
 }

@@ -45,9 +45,14 @@ public final class LoadBalancer implements AutoCloseable {
     /** {@code null} without health checks. */
     private final BackendHealth health;
     private volatile boolean keepCountersOnReload;
+    private final RelayObserver observer;
+    private final RelayObserver udpObserver;
 
     private LoadBalancer(ProxyServer server, UdpProxy udp, NatTable table, List<InetSocketAddress> bound,
-                         List<InetSocketAddress> udpBound, int retries, BackendHealth health) {
+                         List<InetSocketAddress> udpBound, int retries, BackendHealth health,
+                         RelayObserver observer, RelayObserver udpObserver) {
+        this.observer = observer;
+        this.udpObserver = udpObserver;
         this.server = server;
         this.udp = udp;
         this.table = table;
@@ -89,7 +94,8 @@ public final class LoadBalancer implements AutoCloseable {
             List<InetSocketAddress> udpAddresses = CompiledRules.socketAddresses(table.udpListenAddresses());
             udp.listeners().reconcile(udpAddresses);
             List<InetSocketAddress> udpBound = udpAddresses.stream().map(udp.listeners()::boundAddress).toList();
-            return new LoadBalancer(server, udp, table, List.copyOf(bound), udpBound, failover.retries(), health);
+            return new LoadBalancer(server, udp, table, List.copyOf(bound), udpBound, failover.retries(), health,
+                    observer, udpObserver);
         } catch (RuntimeException e) {
             udp.close();
             server.close();
@@ -233,6 +239,9 @@ public final class LoadBalancer implements AutoCloseable {
         table = next;
         server.setRouter(new NatRouter(next, retries, health));
         udp.setRouter(NatRouter.udp(next));
+        // After the switch, so that a connection the old table decided meanwhile is seen by the observers.
+        observer.routable(next::reaches);
+        udpObserver.routable(next::reachesUdp);
     }
 
     /** The addresses of {@code these} not in {@code but}, each as {@code prefix} and the address. */

@@ -29,6 +29,13 @@ public interface ConnectionObserver {
     default void connectFailedLocally(LocalFailure why) {
     }
 
+    /**
+     * The connection gave this backend up for another (a retry after a failed connect): this observer hears
+     * nothing more, and the one {@link RelayObserver#rerouted} returns hears the rest.
+     */
+    default void abandoned() {
+    }
+
     /** Bytes read in one read batch and passed on. */
     default void bytesRelayed(Direction direction, long bytes) {
     }

@@ -253,6 +253,7 @@ abstract class RelayBase implements Connection, Runnable {
         }
         retries++;
         route = next;
+        observer.abandoned();
         observer = server.observer().rerouted(this);
         observer.connecting();
         return next.backend();

@@ -1,6 +1,7 @@
 package io.nthlb.proxy;
 
 import java.net.InetSocketAddress;
+import java.util.function.Predicate;
 
 /**
  * Hears what the data plane does, for metrics and live counters: told of each accepted connection, it
@@ -29,6 +30,13 @@ public interface RelayObserver {
      */
     default ConnectionObserver rerouted(Connection connection) {
         return ConnectionObserver.NONE;
+    }
+
+    /**
+     * New connections are routed by another table now (a reload), which can send them only to the backends
+     * {@code routable} accepts; open connections keep theirs. Called on the reloading thread.
+     */
+    default void routable(Predicate<InetSocketAddress> routable) {
     }
 
     /** Accepting on {@code listener} failed (for example: too many open files). */

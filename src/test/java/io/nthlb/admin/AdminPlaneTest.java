@@ -317,17 +317,4 @@ class AdminPlaneTest extends SeedOnLoopback {
             return new String(answer, StandardCharsets.US_ASCII);
         }
     }
-
-    private PrometheusText scrape() {
-        AdminClient.Response response = nthlb.client().get("/metrics");
-        assertThat(response.status()).isEqualTo(200);
-        return PrometheusText.parse(response.body());
-    }
-
-    /** Scrapes until the sample has the value: the relay reports an ending after the client has seen it. */
-    private PrometheusText awaitSample(String key, double value) {
-        PrometheusText metrics = Eventually.await(this::scrape, m -> Double.valueOf(value).equals(m.sample(key)));
-        assertThat(metrics.sample(key)).isEqualTo(value);
-        return metrics;
-    }
 }

@@ -3,6 +3,7 @@ package io.nthlb.admin;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.nthlb.balancer.CompiledRules;
+import io.nthlb.balancer.ReloadOutcome;
 import io.nthlb.health.FailoverOptions;
 import io.nthlb.balancer.LoadBalancer;
 import io.nthlb.proxy.ProxyOptions;
@@ -21,6 +22,7 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -33,6 +35,7 @@ class PrometheusUdpObserverTest {
     private final PrometheusMetrics metrics = new PrometheusMetrics();
     private final int vip = freeUdpPort();
     private LoadBalancer balancer;
+    private PrometheusUdpObserver observer;
 
     @AfterEach
     void stop() {
@@ -81,11 +84,41 @@ class PrometheusUdpObserverTest {
         }
     }
 
+    @Test
+    void aBackendAReloadDropsKeepsItsSeriesUntilItsLastFlowEnds() throws Exception {
+        try (UdpEchoBackend x = UdpEchoBackend.start("X"); UdpEchoBackend y = UdpEchoBackend.start("Y");
+             UdpClient client = UdpClient.onLoopback()) {
+            start(x.port(), UdpOptions.defaults().withTimeout(Duration.ofSeconds(3)));
+            assertThat(client.exchange(vipAddress(), "1").text()).isEqualTo("X:1");
+            String xLabel = "{backend=\"127.0.0.1:" + x.port() + "\"}";
+
+            Files.writeString(dir.resolve("udp.rules"), rulesText(y.port()));
+            assertThat(balancer.reload(dir.resolve("udp.rules")).status()).isEqualTo(ReloadOutcome.Status.APPLIED);
+            // The flow keeps its backend across the reload; this datagram also restarts its timeout.
+            assertThat(client.exchange(vipAddress(), "2").text()).isEqualTo("X:2");
+            PrometheusText kept = scrape();
+            assertThat(kept.sample("nthlb_udp_flows_active")).isEqualTo(1.0);
+            assertThat(kept.sample("nthlb_udp_upstream_tx_bytes_total" + xLabel)).isEqualTo(2.0);
+
+            PrometheusText ended = Eventually.await(this::scrape,
+                    t -> Double.valueOf(0.0).equals(t.sample("nthlb_udp_flows_active"))
+                            && t.sample("nthlb_udp_upstream_tx_bytes_total" + xLabel) == null);
+            assertThat(ended.sample("nthlb_udp_upstream_tx_bytes_total" + xLabel)).as("gone with its last flow")
+                    .isNull();
+            assertThat(ended.sample("nthlb_udp_upstream_rx_bytes_total" + xLabel)).isNull();
+            assertThat(observer.backendsWithSeries()).isZero();
+        }
+    }
+
+    private String rulesText(int backendPort) {
+        return "iptables -t nat -A PREROUTING -d 127.0.0.1 -p udp --dport " + vip
+                + " -j DNAT --to-destination 127.0.0.1:" + backendPort + "\n";
+    }
+
     private void start(int backendPort, UdpOptions udp) throws IOException {
         Path file = dir.resolve("udp.rules");
-        Files.writeString(file, "iptables -t nat -A PREROUTING -d 127.0.0.1 -p udp --dport " + vip
-                + " -j DNAT --to-destination 127.0.0.1:" + backendPort + "\n");
-        PrometheusUdpObserver observer = new PrometheusUdpObserver(metrics);
+        Files.writeString(file, rulesText(backendPort));
+        observer = new PrometheusUdpObserver(metrics);
         balancer = LoadBalancer.start(CompiledRules.of(file).table(),
                 ProxyOptions.defaults(Transport.resolve(Transport.EPOLL)).withThreads(2), FailoverOptions.NONE, udp,
                 RelayObserver.NONE, observer);

@@ -2,6 +2,7 @@ package io.nthlb.admin;
 
 import io.nthlb.balancer.CompiledRules;
 import io.nthlb.balancer.LoadBalancer;
+import io.nthlb.health.FailoverOptions;
 import io.nthlb.nat.NatTable;
 import io.nthlb.proxy.ListenerSet;
 import io.nthlb.proxy.ProxyOptions;
@@ -23,6 +24,11 @@ final class RunningNthlb implements AutoCloseable {
 
     /** Writes {@code rules} to {@code dir/test.rules} and runs it. */
     RunningNthlb(Path dir, String rules) throws IOException {
+        this(dir, rules, FailoverOptions.NONE);
+    }
+
+    /** Writes {@code rules} to {@code dir/test.rules} and runs it with retries or health checks. */
+    RunningNthlb(Path dir, String rules, FailoverOptions failover) throws IOException {
         file = dir.resolve("test.rules");
         rewrite(rules);
         CompiledRules compiled = CompiledRules.of(file);
@@ -30,7 +36,7 @@ final class RunningNthlb implements AutoCloseable {
             throw new IllegalArgumentException("bad test rules: " + compiled.errors());
         }
         balancer = LoadBalancer.start(compiled.table(),
-                ProxyOptions.defaults(Transport.resolve(Transport.EPOLL)).withThreads(2),
+                ProxyOptions.defaults(Transport.resolve(Transport.EPOLL)).withThreads(2), failover,
                 new PrometheusRelayObserver(metrics));
         try {
             admin = AdminPlane.start(AdminAddress.parse("127.0.0.1:0"), false, file, balancer, metrics);

@@ -1,5 +1,8 @@
 package io.nthlb.admin;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.nthlb.testing.Eventually;
 import io.nthlb.testing.FreePort;
 import io.nthlb.testing.LoopbackBackend;
 import java.io.IOException;
@@ -37,5 +40,19 @@ abstract class SeedOnLoopback {
         }
         a.close();
         b.close();
+    }
+
+    /** {@code GET /metrics}, parsed. */
+    PrometheusText scrape() {
+        AdminClient.Response response = nthlb.client().get("/metrics");
+        assertThat(response.status()).isEqualTo(200);
+        return PrometheusText.parse(response.body());
+    }
+
+    /** Scrapes until the sample has the value: the relay reports an ending after the client has seen it. */
+    PrometheusText awaitSample(String key, double value) {
+        PrometheusText metrics = Eventually.await(this::scrape, m -> Double.valueOf(value).equals(m.sample(key)));
+        assertThat(metrics.sample(key)).isEqualTo(value);
+        return metrics;
     }
 }
