@@ -45,6 +45,7 @@ public final class LoadBalancer implements AutoCloseable {
     /** {@code null} without health checks. */
     private final BackendHealth health;
     private volatile boolean keepCountersOnReload;
+    /** Told after each reload which backends the new table can route to, for their metrics' lifetime. */
     private final RelayObserver observer;
     private final RelayObserver udpObserver;
 
@@ -239,7 +240,8 @@ public final class LoadBalancer implements AutoCloseable {
         table = next;
         server.setRouter(new NatRouter(next, retries, health));
         udp.setRouter(NatRouter.udp(next));
-        // After the switch, so that a connection the old table decided meanwhile is seen by the observers.
+        // After the switch: a connection the old table still decided holds its backend's series by now, or takes
+        // them later and lets them go when it ends; either way none is left behind.
         observer.routable(next::reaches);
         udpObserver.routable(next::reachesUdp);
     }
