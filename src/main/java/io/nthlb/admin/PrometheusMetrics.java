@@ -30,8 +30,9 @@ import java.util.function.Supplier;
  * Envoy's tcp_proxy names its own ({@code upstream} is the backend side, {@code downstream} the client side).
  *
  * <p>The data path never looks a label up per event: it asks once per connection for the {@link Backend}
- * or {@link Listener} it deals with (one map lookup, resolved once per address for the life of the
- * process), keeps it, and increments its pre-resolved children, which are {@code LongAdder}s.
+ * or {@link Listener} it deals with (one map lookup), keeps it, and increments its pre-resolved children,
+ * which are {@code LongAdder}s. A listener's instruments live as long as the process; a backend's as long as
+ * the running table can route to it or a connection holds them (see {@link BackendSeries}).
  */
 public final class PrometheusMetrics {
 
