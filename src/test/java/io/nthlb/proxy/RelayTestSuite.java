@@ -97,6 +97,26 @@ abstract class RelayTestSuite {
         return s;
     }
 
+    /**
+     * Connects to the VIP, sending nothing, and asserts the connection is reset; returns the client's port. The
+     * proxy may reset it before this thread returns from connect(2), which then fails with the reset itself.
+     */
+    private int connectAndAssertReset() throws IOException {
+        try (Socket s = new Socket()) {
+            s.bind(new InetSocketAddress(LOOPBACK, 0));
+            int port = s.getLocalPort();
+            s.setSoTimeout(Integer.getInteger("test.soTimeout", 30_000));
+            try {
+                s.connect(vip);
+            } catch (SocketException resetWhileConnecting) {
+                assertThat(resetWhileConnecting).hasMessageContaining("Connection reset");
+                return port;
+            }
+            assertReset(s);
+            return port;
+        }
+    }
+
     /** Proves the proxy still serves: one echo round trip through a fresh backend. */
     private void assertStillServes() throws Exception {
         backend(LoopbackBackend.echo());
@@ -282,9 +302,7 @@ abstract class RelayTestSuite {
     void refusedBackendResetsTheClient() throws Exception {
         InetSocketAddress refused = refusingAddress();
         proxy.setRouter((client, local) -> Route.to(refused, "TEST:2"));
-        try (Socket s = connect()) {
-            assertReset(s);
-        }
+        connectAndAssertReset();
         assertThat(observer.nextEnded().ending()).isEqualTo(Ending.REFUSED);
         assertStillServes();
     }
@@ -379,9 +397,7 @@ abstract class RelayTestSuite {
         InetSocketAddress refused = refusingAddress();
         List<Ending> failures = new CopyOnWriteArrayList<>();
         proxy.setRouter((client, local) -> retrying(failures, refused, refused));
-        try (Socket s = connect()) {
-            assertReset(s);
-        }
+        connectAndAssertReset();
         Connection c = observer.nextEnded();
         assertThat(c.ending()).isEqualTo(Ending.REFUSED);
         assertThat(c.retries()).isEqualTo(1);
@@ -520,9 +536,7 @@ abstract class RelayTestSuite {
     @Test
     void connectionNoRuleSendsAnywhereIsReset() throws Exception {
         proxy.setRouter((client, local) -> Route.none("-"));
-        try (Socket s = connect()) {
-            assertReset(s);
-        }
+        connectAndAssertReset();
         Connection c = observer.nextEnded();
         assertThat(c.ending()).isEqualTo(Ending.NO_RULE);
         assertThat(c.route().backend()).isNull();
@@ -560,10 +574,7 @@ abstract class RelayTestSuite {
             // refused: no one listens on the backend's port.
             InetSocketAddress refused = refusingAddress();
             proxy.setRouter((client, local) -> Route.to(refused, "TEST:2"));
-            try (Socket s = connect()) {
-                clientPort = s.getLocalPort();
-                assertReset(s);
-            }
+            clientPort = connectAndAssertReset();
             Connection c = observer.nextEnded();
             assertAccessLine(lines.next(), c, "conn=" + c.id() + " client=127.0.0.1:" + clientPort + " vip=127.0.0.1:"
                     + vip.getPort() + " rule=TEST:2 backend=127.0.0.1:" + refused.getPort()
@@ -572,10 +583,7 @@ abstract class RelayTestSuite {
 
             // no rule: the chain's policy decided; its label has spaces, so it is quoted, and there is no backend.
             proxy.setRouter((client, local) -> Route.none("PREROUTING policy ACCEPT"));
-            try (Socket s = connect()) {
-                clientPort = s.getLocalPort();
-                assertReset(s);
-            }
+            clientPort = connectAndAssertReset();
             c = observer.nextEnded();
             assertAccessLine(lines.next(), c, "conn=" + c.id() + " client=127.0.0.1:" + clientPort + " vip=127.0.0.1:"
                     + vip.getPort() + " rule=\"PREROUTING policy ACCEPT\" backend=- from_client=0 from_backend=0"
