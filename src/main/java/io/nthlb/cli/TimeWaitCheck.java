@@ -1,12 +1,12 @@
 package io.nthlb.cli;
 
+import io.nthlb.proxy.Sysctl;
 import io.nthlb.rules.Chain;
 import io.nthlb.rules.DnatTarget;
 import io.nthlb.rules.RedirectTarget;
 import io.nthlb.rules.Rule;
 import io.nthlb.rules.Ruleset;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
 
@@ -30,11 +30,9 @@ final class TimeWaitCheck {
     /** The warning for this host and {@code rules}, or none when the sysctls cannot be read or leave no risk. */
     static Optional<String> check(Ruleset rules, int sourceAddresses) {
         try {
-            // Line by line: Files.readString trusts the size procfs reports, and gets a sysctl's value cut short.
-            int reuse = Integer.parseInt(Files.readAllLines(TW_REUSE).get(0).trim());
-            String[] range = Files.readAllLines(PORT_RANGE).get(0).trim().split("\\s+");
-            return warning(reuse, Integer.parseInt(range[0]), Integer.parseInt(range[1]), allBackendsOnLoopback(rules),
-                    sourceAddresses);
+            int reuse = Sysctl.ints(TW_REUSE)[0];
+            int[] range = Sysctl.ints(PORT_RANGE);
+            return warning(reuse, range[0], range[1], allBackendsOnLoopback(rules), sourceAddresses);
         } catch (IOException | RuntimeException e) {
             return Optional.empty(); // not Linux, or /proc not mounted: nothing to say
         }

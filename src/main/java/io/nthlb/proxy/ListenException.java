@@ -1,9 +1,7 @@
 package io.nthlb.proxy;
 
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -34,11 +32,9 @@ public final class ListenException extends RuntimeException {
 
     /** The first port anyone may bind, as {@code file} gives it; 1024 (the kernel's default) if it cannot tell. */
     static int unprivilegedPortStart(Path file) {
-        // Not Files.readString: on JDK 17 it reads a sysctl file (size 0) as its first byte only, "1" for "1024".
-        try (BufferedReader sysctl = Files.newBufferedReader(file)) {
-            String line = sysctl.readLine();
-            return line == null ? 1024 : Integer.parseInt(line.trim());
-        } catch (IOException | NumberFormatException e) {
+        try {
+            return Sysctl.ints(file)[0];
+        } catch (IOException e) {
             return 1024;
         }
     }
