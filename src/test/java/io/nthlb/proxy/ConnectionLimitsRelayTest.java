@@ -6,6 +6,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import ch.qos.logback.classic.Level;
+import io.nthlb.testing.Eventually;
+import io.nthlb.testing.HeldLoop;
+import io.nthlb.testing.LoopbackBackend;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
@@ -17,14 +20,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import io.nthlb.testing.Eventually;
-import io.nthlb.testing.LoopbackBackend;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -112,17 +113,8 @@ class ConnectionLimitsRelayTest {
                 LoopbackBackend.echo());
         echo(connect(), 'a');
         // The event loop is held while ten more clients connect, so that it finds them all waiting at once.
-        CountDownLatch held = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
-        proxy.eventLoops().execute(() -> {
-            held.countDown();
-            try {
-                release.await();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        });
-        assertThat(held.await(10, TimeUnit.SECONDS)).isTrue();
+        HeldLoop.holdUntil(proxy.eventLoops(), release);
         for (int i = 0; i < 10; i++) {
             connect().getOutputStream().write('w');
         }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.netty.channel.SingleThreadEventLoop;
 import io.netty.util.concurrent.EventExecutor;
 import io.nthlb.testing.Eventually;
+import io.nthlb.testing.HeldLoop;
 import io.nthlb.testing.LoopbackBackend;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -42,16 +43,7 @@ class ProxyServerDrainTest {
                 List<EventExecutor> loops = new ArrayList<>();
                 server.eventLoops().forEach(loops::add);
                 SingleThreadEventLoop child = (SingleThreadEventLoop) loops.get(1);
-                CountDownLatch held = new CountDownLatch(1);
-                child.execute(() -> {
-                    held.countDown();
-                    try {
-                        release.await();
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                    }
-                });
-                assertThat(held.await(10, TimeUnit.SECONDS)).isTrue();
+                HeldLoop.holdUntil(child, release);
 
                 try (Socket client = new Socket(vip.getAddress(), vip.getPort())) {
                     client.setSoTimeout(10_000);
