@@ -105,7 +105,7 @@ public final class AdminServer implements AutoCloseable {
      */
     record Limits(int maxConnections, Duration requestTimeout, int maxRequestLine, int maxHeaderBytes,
                   int maxBodyBytes, Duration healthBound) {
-        static final Limits DEFAULT = new Limits(64, Duration.ofSeconds(5), 4096, 8192, 64 * 1024,
+        static final Limits DEFAULT = new Limits(io.nthlb.proxy.Limits.ADMIN_CONNECTIONS, Duration.ofSeconds(5), 4096, 8192, 64 * 1024,
                 Duration.ofMillis(500));
     }
 

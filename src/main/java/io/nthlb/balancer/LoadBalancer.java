@@ -95,6 +95,8 @@ public final class LoadBalancer implements AutoCloseable {
             List<InetSocketAddress> udpAddresses = CompiledRules.socketAddresses(table.udpListenAddresses());
             udp.listeners().reconcile(udpAddresses);
             List<InetSocketAddress> udpBound = udpAddresses.stream().map(udp.listeners()::boundAddress).toList();
+            // Only now do the listeners hold their descriptors (one per event loop and address with SO_REUSEPORT).
+            server.divideDescriptors(udp);
             return new LoadBalancer(server, udp, table, List.copyOf(bound), udpBound, failover.retries(), health,
                     observer, udpObserver);
         } catch (RuntimeException e) {

@@ -115,7 +115,7 @@ public final class RunCommand implements Callable<Integer> {
 
     @Option(names = "--udp-max-flows", paramLabel = "N",
             description = "the most UDP flows kept at once; a datagram that would start another is dropped"
-                    + " (default: half the file-descriptor limit, at least 1024)")
+                    + " (default: what the file-descriptor limit leaves, shared with TCP connections; see docs/limits.md)")
     Integer udpMaxFlows;
 
     /** How UDP flows are kept. */
@@ -215,8 +215,9 @@ public final class RunCommand implements Callable<Integer> {
         }
         udpMetrics.watch(balancer.udp());
         balancer.keepCountersOnReload(reloadKeepsCounters);
-        log.info("{} rule(s) from {}; transport {}, {} event-loop thread(s), at most {} connection(s) at once",
-                rules.rules(), file, options.transport().label(), options.threads(), balancer.server().maxConnections());
+        log.info("{} rule(s) from {}; transport {}, {} event-loop thread(s), at most {} connection(s) at once{}",
+                rules.rules(), file, options.transport().label(), options.threads(), balancer.server().maxConnections(),
+                balancer.udpListening().isEmpty() ? "" : " and " + balancer.udp().maxFlows() + " UDP flow(s)");
         TimeWaitCheck.check(rules.table().ruleset(), options.sources().size()).ifPresent(log::warn);
         if (failover.checksHealth()) {
             log.info("health checks every {} ms for {} backend(s) (fall {}, rise {}); {} retr{} per connection",

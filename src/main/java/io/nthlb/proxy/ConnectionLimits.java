@@ -29,7 +29,8 @@ final class ConnectionLimits {
         void slotFreed();
     }
 
-    private final int max;
+    /** Lowered once, when the table's listeners are open (see {@link ProxyServer#divideDescriptors}). */
+    private volatile int max;
     private final int maxPerClient;
     private final int maxRatePerClient;
     private final LongSupplier nanoTime;
@@ -50,6 +51,10 @@ final class ConnectionLimits {
     /** The global limit in force. */
     int max() {
         return max;
+    }
+
+    void setMax(int n) {
+        max = n;
     }
 
     /** Slots taken now: connections accepted (or about to be) and not yet closed. */

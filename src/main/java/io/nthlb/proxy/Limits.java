@@ -20,11 +20,15 @@ public record Limits(int maxConnections, int maxPerClient, int maxRatePerClient)
     /** The default: as many connections as the descriptor limit allows, and no limit per client. */
     public static final Limits DEFAULT = new Limits(0, 0, 0);
 
+    /** The most connections the admin endpoint holds at once: the data plane leaves their descriptors alone. */
+    public static final int ADMIN_CONNECTIONS = 64;
+
     /**
-     * Descriptors kept back from connections, on top of those open when the data plane starts: the listening
-     * sockets (one per event loop and address), the admin endpoint and its clients, log files, jars opened late.
+     * Descriptors kept back from connections and UDP flows, on top of those open once the table's listeners are:
+     * the admin endpoint's clients ({@link #ADMIN_CONNECTIONS}), and 64 for its listener, log files, jars opened
+     * late and a reload's new listeners.
      */
-    static final int DESCRIPTOR_MARGIN = 64;
+    static final int DESCRIPTOR_MARGIN = 64 + ADMIN_CONNECTIONS;
 
     public Limits {
         if (maxConnections < 0) {
@@ -62,15 +66,21 @@ public record Limits(int maxConnections, int maxPerClient, int maxRatePerClient)
      * open; where /proc cannot tell (not Linux), there is no limit.
      */
     public static int fromDescriptorLimit() {
+        long[] limitAndOpen = descriptors();
+        return limitAndOpen == null ? Integer.MAX_VALUE : fromDescriptorLimit(limitAndOpen[0], limitAndOpen[1]);
+    }
+
+    /** The soft limit on open files and the descriptors open now, or {@code null} where /proc cannot tell. */
+    static long[] descriptors() {
         try (Stream<Path> open = Files.list(Path.of("/proc/self/fd"))) {
             long limit = openFilesLimit(PROC_LIMITS);
             if (limit > 0) {
-                return fromDescriptorLimit(limit, open.count());
+                return new long[] {limit, open.count()};
             }
         } catch (IOException | RuntimeException e) {
             // Not Linux, or no /proc: nothing to derive a limit from.
         }
-        return Integer.MAX_VALUE;
+        return null;
     }
 
     static final Path PROC_LIMITS = Path.of("/proc/self/limits");
@@ -95,7 +105,45 @@ public record Limits(int maxConnections, int maxPerClient, int maxRatePerClient)
     }
 
     static int fromDescriptorLimit(long limit, long open) {
-        long room = (limit - open - DESCRIPTOR_MARGIN) / 2;
-        return (int) Math.max(1, Math.min(Integer.MAX_VALUE, room));
+        return divide(limit, open, 0, 0, true, 0).maxConnections();
+    }
+
+    /**
+     * The TCP connections and UDP flows served at once.
+     *
+     * @param maxConnections connections at once, each with two descriptors
+     * @param maxFlows       UDP flows at once, each with one descriptor (its socket towards the backend), or two
+     *                       on a wildcard listener (and a socket replies leave from)
+     */
+    record Budget(int maxConnections, int maxFlows) {}
+
+    /**
+     * Divides the descriptors the limit leaves, after those open now and {@link #DESCRIPTOR_MARGIN}, between TCP
+     * connections and UDP flows. A figure given ({@code maxConnections} or {@code maxFlows} above 0) is kept, and
+     * the other gets what it leaves. When both are derived and the table listens for both, each gets half the
+     * room; a table that listens for only one gives it the whole room, and the other keeps the figure it would
+     * have alone, unused until a reload adds such listeners. Each is at least 1.
+     *
+     * @param tcp                whether the table has TCP listeners
+     * @param descriptorsPerFlow 0 when the table has no UDP listeners, else what one flow holds (1, or 2 when a
+     *                           listener is a wildcard)
+     */
+    static Budget divide(long limit, long open, int maxConnections, int maxFlows, boolean tcp,
+                         int descriptorsPerFlow) {
+        long room = Math.max(0, limit - open - DESCRIPTOR_MARGIN);
+        boolean shared = tcp && descriptorsPerFlow > 0;
+        int perFlow = Math.max(1, descriptorsPerFlow);
+        long connections = maxConnections > 0 ? maxConnections
+                : !shared ? room / 2
+                : maxFlows > 0 ? (room - (long) perFlow * maxFlows) / 2
+                : room / 4;
+        long flows = maxFlows > 0 ? maxFlows
+                : !shared ? room / perFlow
+                : (room - 2 * connections) / perFlow;
+        return new Budget(atLeastOne(connections), atLeastOne(flows));
+    }
+
+    private static int atLeastOne(long n) {
+        return (int) Math.max(1, Math.min(Integer.MAX_VALUE, n));
     }
 }

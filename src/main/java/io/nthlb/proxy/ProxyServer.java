@@ -84,14 +84,10 @@ public final class ProxyServer implements AutoCloseable {
                 new DefaultThreadFactory("nthlb-" + options.transport().label()), options.transport().ioHandlerFactory());
         this.idleTimeoutNanos = saturatedNanos(options.idleTimeout());
         this.connectTimeoutMillis = (int) options.connectTimeout().toMillis();
-        // Derived after the event loops exist, so the descriptors they hold are counted as taken.
-        int room = Limits.fromDescriptorLimit();
-        int max = options.limits().maxConnections() > 0 ? options.limits().maxConnections() : room;
-        if (max > room) {
-            log.warn("--max-connections {} is more than the descriptor limit leaves room for ({} connections of two"
-                    + " descriptors each): past that, accepting fails and some clients are reset (end=local-error);"
-                    + " raise the limit (LimitNOFILE=, ulimit -n) or lower --max-connections", max, room);
-        }
+        // Derived after the event loops exist, so the descriptors they hold are counted as taken; derived again,
+        // lower, once the listeners are open (divideDescriptors).
+        int max = options.limits().maxConnections() > 0 ? options.limits().maxConnections()
+                : Limits.fromDescriptorLimit();
         this.limits = new ConnectionLimits(max, options.limits(), System::nanoTime);
         if (limits.perClient()) {
             group.next().scheduleAtFixedRate(limits::sweep, 1, 1, TimeUnit.SECONDS);
@@ -242,6 +238,36 @@ public final class ProxyServer implements AutoCloseable {
 
     ConnectionLimits limits() {
         return limits;
+    }
+
+    /**
+     * Derives again the limits the user did not give, now that the table's listeners (TCP, and {@code udp}'s) are
+     * open and hold their descriptors, dividing what is left between TCP connections and UDP flows (see
+     * {@link Limits#divide}). Called once, by the load balancer as it starts; a reload's listeners are not counted.
+     */
+    public void divideDescriptors(UdpProxy udp) {
+        long[] limitAndOpen = Limits.descriptors();
+        if (limitAndOpen == null) {
+            return;
+        }
+        boolean tcp = listeners.socketCount() > 0;
+        Set<InetSocketAddress> udpAddresses = udp.listeners().addresses();
+        // A flow of a wildcard listener also holds the socket its replies leave from.
+        int perFlow = udpAddresses.isEmpty() ? 0
+                : udpAddresses.stream().anyMatch(a -> a.getAddress().isAnyLocalAddress()) ? 2 : 1;
+        int given = options.limits().maxConnections();
+        int givenFlows = udp.options().maxFlows();
+        Limits.Budget budget = Limits.divide(limitAndOpen[0], limitAndOpen[1], given, givenFlows, tcp, perFlow);
+        // Connections given may take the whole room unless flows were given too (derived flows get what is left).
+        int room = Limits.divide(limitAndOpen[0], limitAndOpen[1], 0, givenFlows, tcp, givenFlows > 0 ? perFlow : 0)
+                .maxConnections();
+        if (given > room) {
+            log.warn("--max-connections {} is more than the descriptor limit leaves room for ({} connections of two"
+                    + " descriptors each): past that, accepting fails and some clients are reset (end=local-error);"
+                    + " raise the limit (LimitNOFILE=, ulimit -n) or lower --max-connections", given, room);
+        }
+        limits.setMax(budget.maxConnections());
+        udp.setMaxFlows(budget.maxFlows());
     }
 
     /** The global connection limit in force (given, or derived from the descriptor limit). */

@@ -12,7 +12,8 @@ import java.util.Objects;
  * @param streamTimeout how long a flow that has been answered, and is older than
  *                      {@value #STREAM_AFTER_SECONDS} s, lives after its last datagram
  *                      ({@code nf_conntrack_udp_timeout_stream})
- * @param maxFlows      the most flows kept at once; a datagram that would start one more is dropped
+ * @param maxFlows      the most flows kept at once; a datagram that would start one more is dropped; 0 derives
+ *                      it from the descriptor limit once the listeners are open (see {@link #defaultMaxFlows()})
  */
 public record UdpOptions(Duration timeout, Duration streamTimeout, int maxFlows) {
 
@@ -30,19 +31,19 @@ public record UdpOptions(Duration timeout, Duration streamTimeout, int maxFlows)
         if (streamTimeout.isNegative() || streamTimeout.isZero()) {
             throw new IllegalArgumentException("--udp-stream-timeout: " + streamTimeout + " (expected: > 0)");
         }
-        if (maxFlows < 1) {
-            throw new IllegalArgumentException("--udp-max-flows: " + maxFlows + " (expected: >= 1)");
+        if (maxFlows < 0) {
+            throw new IllegalArgumentException("--udp-max-flows: " + maxFlows + " (expected: >= 1, or 0 to derive)");
         }
     }
 
-    /** The kernel's timeouts and {@link #defaultMaxFlows()}. */
+    /** The kernel's timeouts, and a flow table sized from the descriptor limit. */
     public static UdpOptions defaults() {
-        return new UdpOptions(DEFAULT_TIMEOUT, DEFAULT_STREAM_TIMEOUT, defaultMaxFlows());
+        return new UdpOptions(DEFAULT_TIMEOUT, DEFAULT_STREAM_TIMEOUT, 0);
     }
 
     /**
-     * Half the process's file-descriptor limit: each flow holds one socket towards its backend, and the other half
-     * is left to TCP connections and listeners. At least 1024.
+     * The flow table's size until the listeners are open and the descriptors are divided between TCP and UDP
+     * (by the load balancer): half the process's file-descriptor limit, at least 1024.
      */
     public static int defaultMaxFlows() {
         return (int) Math.min(Integer.MAX_VALUE, Math.max(1024, Limits.openFilesLimit(Limits.PROC_LIMITS) / 2));
@@ -57,6 +58,9 @@ public record UdpOptions(Duration timeout, Duration streamTimeout, int maxFlows)
     }
 
     public UdpOptions withMaxFlows(int n) {
+        if (n < 1) {
+            throw new IllegalArgumentException("--udp-max-flows: " + n + " (expected: >= 1)");
+        }
         return new UdpOptions(timeout, streamTimeout, n);
     }
 }

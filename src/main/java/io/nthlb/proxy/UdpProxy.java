@@ -52,6 +52,8 @@ public final class UdpProxy implements AutoCloseable {
     private final long timeoutNanos;
     private final long streamTimeoutNanos;
     private final AtomicInteger flowCount = new AtomicInteger();
+    /** The flow table's size: given, or derived and then divided with TCP once the listeners are open. */
+    private volatile int maxFlows;
     private final AtomicLong droppedTableFull = new AtomicLong();
     /** Whether the table-full warning has been logged since the table was last below 90 %: one line per episode. */
     private final AtomicBoolean fullLogged = new AtomicBoolean();
@@ -65,6 +67,7 @@ public final class UdpProxy implements AutoCloseable {
         this.observer = Objects.requireNonNull(observer, "observer");
         this.timeoutNanos = udpOptions.timeout().toNanos();
         this.streamTimeoutNanos = udpOptions.streamTimeout().toNanos();
+        this.maxFlows = udpOptions.maxFlows() > 0 ? udpOptions.maxFlows() : UdpOptions.defaultMaxFlows();
         this.listeners = new ListenerSet(server.options(), this::openSockets, "udp ");
     }
 
@@ -85,6 +88,15 @@ public final class UdpProxy implements AutoCloseable {
 
     public UdpOptions options() {
         return udpOptions;
+    }
+
+    /** The most flows kept at once (given, or derived from the descriptor limit). */
+    public int maxFlows() {
+        return maxFlows;
+    }
+
+    void setMaxFlows(int n) {
+        maxFlows = n;
     }
 
     /** Flows kept now. */
@@ -197,7 +209,7 @@ public final class UdpProxy implements AutoCloseable {
     boolean reserveFlow() {
         while (true) {
             int n = flowCount.get();
-            if (n >= udpOptions.maxFlows()) {
+            if (n >= maxFlows) {
                 droppedTableFull.incrementAndGet();
                 if (fullLogged.compareAndSet(false, true)) {
                     log.warn("udp flow table full ({} flows, --udp-max-flows): dropping datagrams that would start"
@@ -214,7 +226,8 @@ public final class UdpProxy implements AutoCloseable {
     /** Gives back a flow's place. */
     void releaseFlow() {
         // Rearmed with room to spare, so that a table that stays at its limit logs once, not once per flow.
-        if (flowCount.decrementAndGet() < udpOptions.maxFlows() - udpOptions.maxFlows() / 10) {
+        int max = maxFlows;
+        if (flowCount.decrementAndGet() < max - max / 10) {
             fullLogged.set(false);
         }
     }

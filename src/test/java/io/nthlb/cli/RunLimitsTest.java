@@ -3,9 +3,12 @@ package io.nthlb.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.nthlb.proxy.Limits;
 import io.nthlb.proxy.Transport;
 import io.nthlb.testing.Eventually;
 import io.nthlb.testing.FreePort;
+import io.nthlb.testing.UdpClient;
+import io.nthlb.testing.UdpEchoBackend;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
@@ -42,10 +45,11 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * {@code nthlb run} as its own process under a descriptor limit of 300 ({@code prlimit}), flooded with more
+ * {@code nthlb run} as its own process under a low descriptor limit ({@code prlimit}), flooded with more
  * clients than that allows: with the default limit it serves what it can and leaves the rest in the backlog,
  * resetting no one; with a limit set too high it runs out of descriptors, and then waits quietly (no busy
- * loop, no log storm), blames no backend, and resumes by itself.
+ * loop, no log storm), blames no backend, and resumes by itself. The default limits leave room for the
+ * listening sockets, and TCP and UDP listeners share the descriptors.
  */
 class RunLimitsTest {
 
@@ -155,17 +159,99 @@ class RunLimitsTest {
         assertThat(stderr()).contains("--max-connections 10000 is more than the descriptor limit leaves room for");
     }
 
-    /** Starts nthlb under the descriptor limit and returns the port it listens on for {@code backend}. */
-    private int start(Transport transport, HeldBackend backend, String... extra) throws Exception {
-        assumeTrue(transport.isAvailable(), () -> transport + " unavailable: " + transport.unavailabilityCause());
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/prlimit")), "needs prlimit (util-linux)");
+    @ParameterizedTest
+    @EnumSource(Transport.class)
+    void theDefaultLimitLeavesRoomForEveryListeningSocket(Transport transport) throws Exception {
+        HeldBackend backend = new HeldBackend();
         closeAfter.add(backend);
         int vip = FreePort.onLoopback();
+        // 200 addresses: 400 listening sockets with epoll and io_uring (one per event loop), 200 with NIO, all
+        // opened after the data plane starts, and several times what is kept back for the admin endpoint and logs.
+        StringBuilder rules = new StringBuilder();
+        for (int i = 1; i <= 200; i++) {
+            rules.append(rule("127.0.0." + i, "tcp", vip, backend.port()));
+        }
+        start(transport, 1024, rules.toString());
+        int max = Integer.parseInt(awaitLine(MAX).group(1));
+        String admin = awaitLine(ADMIN).group(1);
+
+        List<Socket> clients = connect(max);
+        Eventually.until(() -> backend.accepted.get() >= max, "the backend has all " + max + " connections");
+        assertThat(metric(admin, "nthlb_downstream_cx_accept_errors_total")).as("accepts that ran out of descriptors")
+                .isZero();
+        assertThat(metric(admin, "nthlb_upstream_cx_local_fail_total")).as("backend sockets that could not be opened")
+                .isZero();
+        backend.release.countDown();
+        for (Socket c : clients) {
+            assertThat(echoThenClose(c)).isEqualTo("echo");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Transport.class)
+    void withTcpAndUdpListenersTheDefaultsShareTheDescriptorsInsteadOfPromisingEachAll(Transport transport)
+            throws Exception {
+        HeldBackend backend = new HeldBackend();
+        closeAfter.add(backend);
+        UdpEchoBackend echo = UdpEchoBackend.start("b");
+        closeAfter.add(echo);
+        int vip = FreePort.onLoopback();
+        int udpVip = FreePort.udpOnLoopback();
+        int descriptors = 512;
+        start(transport, descriptors, rule("127.0.0.1", "tcp", vip, backend.port())
+                + rule("127.0.0.1", "udp", udpVip, echo.port()));
+        Matcher limits = awaitLine(Pattern.compile("at most (\\d+) connection\\(s\\) at once and (\\d+) UDP flow"));
+        int max = Integer.parseInt(limits.group(1));
+        int flows = Integer.parseInt(limits.group(2));
+        String admin = awaitLine(ADMIN).group(1);
+
+        List<Socket> clients = connect(max);
+        Eventually.until(() -> backend.accepted.get() >= max, "the backend has all " + max + " connections");
+        InetSocketAddress udp = new InetSocketAddress(LOOPBACK, udpVip);
+        for (int i = 0; i < flows; i++) {
+            UdpClient client = UdpClient.onLoopback();
+            closeAfter.add(client);
+            assertThat(client.exchange(udp, "x" + i).text()).as("the answer to flow " + i + " of " + flows)
+                    .isEqualTo("b:x" + i);
+        }
+        long open;
+        try (Stream<Path> fds = Files.list(Path.of("/proc/" + nthlb.pid() + "/fd"))) {
+            open = fds.count();
+        }
+        assertThat(open + Limits.ADMIN_CONNECTIONS).as("descriptors open with every connection and flow taken, and"
+                + " the admin endpoint's clients").isLessThanOrEqualTo(descriptors);
+        assertThat(metric(admin, "nthlb_downstream_cx_accept_errors_total")).isZero();
+        assertThat(metric(admin, "nthlb_upstream_cx_local_fail_total")).isZero();
+        assertThat(metric(admin, "nthlb_udp_flows_dropped_table_full_total")).isZero();
+        backend.release.countDown();
+        for (Socket c : clients) {
+            assertThat(echoThenClose(c)).isEqualTo("echo");
+        }
+    }
+
+    /** Starts nthlb under the descriptor limit and returns the port it listens on for {@code backend}. */
+    private int start(Transport transport, HeldBackend backend, String... extra) throws Exception {
+        closeAfter.add(backend);
+        int vip = FreePort.onLoopback();
+        start(transport, DESCRIPTORS, rule("127.0.0.1", "tcp", vip, backend.port()), extra);
+        awaitLine(Pattern.compile("listening on 127\\.0\\.0\\.1:" + vip));
+        return vip;
+    }
+
+    /** One DNAT rule from {@code address:port} to {@code backendPort} on 127.0.0.1. */
+    private static String rule(String address, String protocol, int port, int backendPort) {
+        return "iptables -t nat -A PREROUTING -d " + address + " -p " + protocol + " --dport " + port
+                + " -j DNAT --to-destination 127.0.0.1:" + backendPort + "\n";
+    }
+
+    /** Starts nthlb with {@code rules} under a limit of {@code descriptors}; returns once it said its limits. */
+    private void start(Transport transport, int descriptors, String rulesText, String... extra) throws Exception {
+        assumeTrue(transport.isAvailable(), () -> transport + " unavailable: " + transport.unavailabilityCause());
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/prlimit")), "needs prlimit (util-linux)");
         Path rules = dir.resolve("limits.rules");
-        Files.writeString(rules, "iptables -t nat -A PREROUTING -d 127.0.0.1 -p tcp --dport " + vip
-                + " -j DNAT --to-destination 127.0.0.1:" + backend.port() + "\n");
+        Files.writeString(rules, rulesText);
         String java = Paths.get(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> command = new ArrayList<>(List.of("/usr/bin/prlimit", "--nofile=" + DESCRIPTORS + ":" + DESCRIPTORS,
+        List<String> command = new ArrayList<>(List.of("/usr/bin/prlimit", "--nofile=" + descriptors + ":" + descriptors,
                 java, "-Xmx128m", "-cp", classPathOfJars(), "io.nthlb.Main", "run",
                 "--transport", transport.label(), "--threads", "2", "--admin", "127.0.0.1:0", "--access-log", "-"));
         command.addAll(List.of(extra));
@@ -174,8 +260,7 @@ class RunLimitsTest {
                 .redirectOutput(dir.resolve("stdout.log").toFile())
                 .redirectError(dir.resolve("stderr.log").toFile())
                 .start();
-        awaitLine(Pattern.compile("listening on 127\\.0\\.0\\.1:" + vip));
-        return vip;
+        awaitLine(MAX);
     }
 
     /**
@@ -206,9 +291,14 @@ class RunLimitsTest {
 
     /** Opens {@link #CLIENTS} connections and sends one byte on each; the kernel completes every handshake. */
     private List<Socket> connectAll() throws IOException {
+        return connect(CLIENTS);
+    }
+
+    /** Opens {@code n} connections to the first listener and sends one byte on each. */
+    private List<Socket> connect(int n) throws IOException {
         List<Socket> clients = new ArrayList<>();
         int vip = Integer.parseInt(awaitLineNow("listening on 127\\.0\\.0\\.1:(\\d+)"));
-        for (int i = 0; i < CLIENTS; i++) {
+        for (int i = 0; i < n; i++) {
             Socket s = new Socket(LOOPBACK, vip);
             closeAfter.add(s);
             s.setSoTimeout(60_000);

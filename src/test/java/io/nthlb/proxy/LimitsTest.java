@@ -15,9 +15,61 @@ class LimitsTest {
     void theDefaultLimitLeavesTwoDescriptorsPerConnectionAfterWhatIsOpenAndTheMargin() {
         // HAProxy derives 141 from 300 descriptors; nthlb keeps more back, for the JVM's own files.
         assertThat(Limits.fromDescriptorLimit(300, 40)).isEqualTo((300 - 40 - Limits.DESCRIPTOR_MARGIN) / 2);
-        assertThat(Limits.fromDescriptorLimit(20_000, 100)).isEqualTo(9_918);
+        assertThat(Limits.fromDescriptorLimit(20_000, 100)).isEqualTo(9_886);
         assertThat(Limits.fromDescriptorLimit(50, 40)).as("never below one").isEqualTo(1);
         assertThat(Limits.fromDescriptorLimit(Long.MAX_VALUE, 40)).isEqualTo(Integer.MAX_VALUE);
+    }
+
+    @Test
+    void theMarginCoversTheAdminEndpointsConnectionsAndAsMuchAgain() {
+        assertThat(Limits.DESCRIPTOR_MARGIN).isEqualTo(Limits.ADMIN_CONNECTIONS + 64);
+    }
+
+    @Test
+    void aTableWithOnlyTcpListenersGivesConnectionsTheWholeRoom() {
+        // 4096 descriptors, 1000 open (the JVM's and 900 listening sockets): 2968 left after the margin.
+        assertThat(Limits.divide(4096, 1000, 0, 0, true, 0)).isEqualTo(new Limits.Budget(1484, 2968));
+        assertThat(Limits.divide(4096, 1000, 0, 0, true, 0).maxConnections())
+                .isEqualTo(Limits.fromDescriptorLimit(4096, 1000));
+    }
+
+    @Test
+    void aTableWithOnlyUdpListenersGivesFlowsTheWholeRoom() {
+        assertThat(Limits.divide(4096, 1000, 0, 0, false, 1)).isEqualTo(new Limits.Budget(1484, 2968));
+    }
+
+    @Test
+    void tcpAndUdpListenersShareTheRoomHalfAndHalf() {
+        Limits.Budget budget = Limits.divide(4096, 1000, 0, 0, true, 1);
+        assertThat(budget).isEqualTo(new Limits.Budget(742, 1484));
+        assertThat(2L * budget.maxConnections() + budget.maxFlows()).isEqualTo(2968);
+        Limits.Budget odd = Limits.divide(4097, 1000, 0, 0, true, 1);
+        assertThat(2L * odd.maxConnections() + odd.maxFlows()).as("never more than the room").isEqualTo(2969);
+    }
+
+    @Test
+    void aFigureGivenIsKeptAndTheOtherGetsWhatItLeaves() {
+        assertThat(Limits.divide(4096, 1000, 1000, 0, true, 1)).isEqualTo(new Limits.Budget(1000, 968));
+        assertThat(Limits.divide(4096, 1000, 0, 968, true, 1)).isEqualTo(new Limits.Budget(1000, 968));
+        assertThat(Limits.divide(4096, 1000, 5, 7, true, 1)).as("both given").isEqualTo(new Limits.Budget(5, 7));
+        assertThat(Limits.divide(4096, 1000, 0, 500, true, 0)).as("flows given, no UDP listener")
+                .isEqualTo(new Limits.Budget(1484, 500));
+    }
+
+    @Test
+    void aFlowOfAWildcardListenerCountsTwoDescriptors() {
+        Limits.Budget budget = Limits.divide(4096, 1000, 0, 0, true, 2);
+        assertThat(budget).isEqualTo(new Limits.Budget(742, 742));
+        assertThat(Limits.divide(4096, 1000, 0, 0, false, 2).maxFlows()).isEqualTo(1484);
+        assertThat(Limits.divide(4096, 1000, 0, 484, true, 2).maxConnections()).isEqualTo(1000);
+    }
+
+    @Test
+    void whatIsDerivedIsNeverBelowOne() {
+        assertThat(Limits.divide(300, 400, 0, 0, true, 1)).isEqualTo(new Limits.Budget(1, 1));
+        assertThat(Limits.divide(4096, 1000, 5000, 0, true, 1)).isEqualTo(new Limits.Budget(5000, 1));
+        assertThat(Limits.divide(Long.MAX_VALUE, 1000, 0, 0, true, 1))
+                .isEqualTo(new Limits.Budget(Integer.MAX_VALUE, Integer.MAX_VALUE));
     }
 
     @Test
