@@ -97,9 +97,7 @@ public final class NatTable {
      * random source.
      */
     public static NatTable reloadFresh(Ruleset rules, NatTable running) {
-        RecentLists recent = RecentLists.of(rules, running.recent, System::nanoTime);
-        Protocol tcp = compileProtocol(rules, null, ProtocolMatch.TCP, recent);
-        return new NatTable(rules, tcp, running.random, recent);
+        return compile(rules, running, null, running.random, System::nanoTime);
     }
 
     /**
@@ -117,8 +115,17 @@ public final class NatTable {
      * (nanoseconds, monotonic). A reload keeps the previous table's clock and the lists its rules still name.
      */
     public static NatTable compile(Ruleset rules, NatTable previous, RandomSource random, LongSupplier clock) {
-        RecentLists recent = RecentLists.of(rules, previous == null ? null : previous.recent, clock);
-        Protocol tcp = compileProtocol(rules, previous == null ? null : previous.tcp, ProtocolMatch.TCP, recent);
+        return compile(rules, previous, previous, random, clock);
+    }
+
+    /**
+     * {@code recentFrom} gives the new table its {@code -m recent} lists (and their clock), {@code countersFrom} its
+     * unchanged rules' counters; either may be {@code null}.
+     */
+    private static NatTable compile(Ruleset rules, NatTable recentFrom, NatTable countersFrom, RandomSource random,
+                                    LongSupplier clock) {
+        RecentLists recent = RecentLists.of(rules, recentFrom == null ? null : recentFrom.recent, clock);
+        Protocol tcp = compileProtocol(rules, countersFrom == null ? null : countersFrom.tcp, ProtocolMatch.TCP, recent);
         return new NatTable(rules, tcp, random, recent);
     }
 
